@@ -12,6 +12,7 @@ export * from './errors.js';
 // --- backbone ---
 
 // --- metrics ---
+export * from './metrics/index.js';
 
 // --- nn / autoencoder / discriminator ---
 
@@ -20,3 +21,6 @@ export * from './errors.js';
 // --- scoring ---
 
 // --- training ---
+
+// --- data ---
+

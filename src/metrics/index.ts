@@ -1,0 +1,13 @@
+/**
+ * Evaluation metrics as the paper reports them (SPEC §7), in pure TypeScript: image AUROC,
+ * precision–recall curve, best F1 / ACC, pixel AUROC and AUPRO (streaming, exact), connected
+ * components, and the authors' per-image PRO variant.
+ */
+
+export type { LabelArray, ScoreArray, ScorePrecision } from './types.js';
+export { imageAuroc } from './auroc.js';
+export { precisionRecallCurve, bestF1, type PrecisionRecallCurve, type BestF1 } from './pr_curve.js';
+export { PixelAurocAccumulator, pixelAuroc, type PixelAurocOptions } from './pixel_auroc.js';
+export { connectedComponents, type Components } from './connected_components.js';
+export { AuproAccumulator, aupro, type AuproOptions } from './aupro.js';
+export { perImagePro, type PerImageProOptions, type PerImageProResult } from './per_image_pro.js';

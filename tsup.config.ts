@@ -1,5 +1,6 @@
 import { defineConfig } from 'tsup';
 
+// `npm run build` empties dist/ first; the two configs below run side by side.
 export default defineConfig([
   {
     // The library: ESM + CJS with type declarations for both.
@@ -7,9 +8,24 @@ export default defineConfig([
     format: ['esm', 'cjs'],
     dts: true,
     sourcemap: true,
-    clean: true,
+    clean: false,
     target: 'node20',
     splitting: false,
     treeshake: true,
+    // tfjs-core's gradient definitions ship only as extensionless ESM under dist/, which Node
+    // cannot load: bundle them (and the tfjs-core internals they use); tfjs-core itself stays external.
+    noExternal: [/^@tensorflow\/tfjs-core\/dist\//],
+  },
+  {
+    // The `ckaad` command line (package.json "bin"): one ESM file with the library bundled in
+    // (a separate process, so it never meets a second copy of ckaad).
+    entry: { 'cli/main': 'src/cli/main.ts' },
+    format: ['esm'],
+    dts: false,
+    sourcemap: true,
+    clean: false,
+    target: 'node20',
+    splitting: false,
+    noExternal: [/^@tensorflow\/tfjs-core\/dist\//],
   },
 ]);

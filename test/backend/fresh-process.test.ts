@@ -1,0 +1,141 @@
+// Backend selection as a fresh process sees it: nothing registered until ckaad or the
+// application registers it. test/backend/fixtures/fresh-process.ts (which imports the
+// ckaad sources) is bundled once with the package's own tsup settings, exactly as dist is
+// built, and each scenario then runs in its own Node process.
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+import { build, type Options } from 'tsup';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import tsupConfig from '../../tsup.config.js';
+
+const run = promisify(execFile);
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..', '..');
+
+interface ErrorReport {
+  name: string;
+  message: string;
+}
+
+interface Report {
+  warnings: string[];
+  [key: string]: unknown;
+}
+
+// Inside the repository, so that the bundle's externals resolve from node_modules.
+let outDir = '';
+let bundle = '';
+
+beforeAll(async () => {
+  const cacheDir = join(root, 'node_modules', '.cache');
+  mkdirSync(cacheDir, { recursive: true });
+  outDir = mkdtempSync(join(cacheDir, 'ckaad-fresh-process-'));
+  const library = (Array.isArray(tsupConfig) ? tsupConfig[0] : tsupConfig) as Options;
+  await build({
+    ...library,
+    entry: { 'fresh-process': join(here, 'fixtures', 'fresh-process.ts') },
+    format: ['esm'],
+    outDir,
+    dts: false,
+    sourcemap: false,
+    clean: false,
+    silent: true,
+    config: false,
+  });
+  bundle = join(outDir, 'fresh-process.js');
+}, 120_000);
+
+afterAll(() => {
+  if (outDir !== '') rmSync(outDir, { recursive: true, force: true });
+});
+
+async function scenario(...args: string[]): Promise<Report> {
+  const { stdout } = await run(process.execPath, [bundle, ...args], { cwd: root, timeout: 60_000 });
+  return JSON.parse(stdout.trim().split('\n').pop() ?? '') as Report;
+}
+
+describe('backend selection in a fresh process', () => {
+  it('importing ckaad registers no backend and no kernel', async () => {
+    const r = await scenario('import-only');
+    expect(r.registered).toEqual([]);
+    expect(r.cpuKernels).toBe(0);
+    expect(r.wasmKernels).toBe(0);
+    expect(r.active).toBeNull();
+    expect(r.sameEngine).toBe(true);
+    expect(r.conv2dGradient).toBe(false); // not even gradients
+    expect((r.activeError as ErrorReport).name).toBe('BackendError');
+    expect((r.activeError as ErrorReport).message).toMatch(/ensureBackend/);
+    expect(r.warnings).toEqual([]);
+  });
+
+  it('ensureBackend() loads DEFAULT_BACKEND when nothing is registered, and only it', async () => {
+    const r = await scenario('default');
+    expect(r.defaultBackend).toBe('cpu');
+    expect(r.chosen).toBe(r.defaultBackend);
+    expect(r.again).toBe(r.defaultBackend);
+    expect(r.active).toBe(r.defaultBackend);
+    expect(r.registered).toEqual([r.defaultBackend]);
+    // d/dx Σ conv(x, ones 2×2) over a 3×3 input counts the windows covering each pixel.
+    expect(r.gradient).toEqual([1, 2, 1, 2, 4, 2, 1, 2, 1]);
+    expect(r.addedLater).toEqual([]);
+    // Only tfjs-backend-cpu's "install tfjs-node" notice; no re-registration warning.
+    expect(r.warnings.filter((w) => !/running TensorFlow\.js in Node\.js/.test(w))).toEqual([]);
+  });
+
+  it('ensureBackend() picks a backend injected by user code and loads nothing of its own', async () => {
+    const r = await scenario('injected-only');
+    expect(r.chosen).toBe('injected');
+    expect(r.tfBackend).toBe('injected');
+    expect(r.registered).toEqual(['injected']);
+    expect(r.values).toEqual([4, 4, 4, 4]);
+  });
+
+  it('ensureBackend() keeps the backend the user selected over a registered one', async () => {
+    const r = await scenario('injected-selected');
+    expect(r.chosen).toBe('injected');
+    expect(r.active).toBe('injected');
+    expect(r.registered).toEqual(['cpu', 'injected']);
+  });
+
+  it('ensureBackend() adds the missing gradients but keeps one the application registered', async () => {
+    const r = await scenario('user-gradient');
+    expect(r.chosen).toBe('cpu');
+    expect(r.reluGradientKept).toBe(true);
+    expect(r.reluGradient).toEqual([7, 7]);
+    expect(r.conv2dGradient).toBe(true);
+  });
+
+  it('ensureBackend() falls back to the default when the user backend cannot initialise', async () => {
+    const r = await scenario('broken-user');
+    expect(r.chosen).toBe('cpu');
+    expect(r.registered).toEqual(['broken', 'cpu']);
+    expect(r.warnings.join('\n')).toMatch(/Initialization of backend broken failed/);
+  });
+
+  it('wasmPaths pointing at the installed binaries works', async () => {
+    const wasmDir = dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm')) + '/';
+    const r = await scenario('wasm-paths', wasmDir);
+    expect(r.first).toEqual({ value: 'wasm' });
+    expect(r.retry).toEqual({ value: 'wasm' });
+    expect(r.fallback).toBe('wasm');
+    expect(r.sum).toBe(5);
+  });
+
+  it('a wrong wasmPaths is a BackendError naming the path, and ensureBackend() still finds a backend', async () => {
+    const r = await scenario('wasm-paths', '/nonexistent-ckaad-wasm/');
+    const first = r.first as ErrorReport;
+    expect(first.name).toBe('BackendError');
+    expect(first.message).toContain('/nonexistent-ckaad-wasm/');
+    const retry = r.retry as ErrorReport;
+    expect(retry.name).toBe('BackendError');
+    expect(retry.message).toMatch(/restart with correct options\.wasmPaths/);
+    expect(r.fallback).toBe('cpu');
+    expect(r.sum).toBe(5);
+  });
+});

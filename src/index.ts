@@ -47,6 +47,29 @@ export type {
 export * from './metrics/index.js';
 
 // --- nn / autoencoder / discriminator ---
+export { BaseModule, Sequential } from './nn/module.js';
+export type { Module, Layer4D, Step } from './nn/module.js';
+export { Rng } from './nn/random.js';
+export { Conv2d } from './nn/conv2d.js';
+export type { Conv2dOptions, ConvInit } from './nn/conv2d.js';
+export { ConvTranspose2d } from './nn/conv-transpose2d.js';
+export type { ConvTranspose2dOptions } from './nn/conv-transpose2d.js';
+export { InstanceNorm2d, instanceNorm1dRows, INSTANCE_NORM_EPS } from './nn/instance-norm.js';
+export type { InstanceNorm2dOptions } from './nn/instance-norm.js';
+export { Linear } from './nn/linear.js';
+export type { LinearOptions } from './nn/linear.js';
+export { relu, leakyRelu, LEAKY_RELU_SLOPE } from './nn/activations.js';
+export { kaimingNormalFanOut, pytorchDefaultUniform } from './nn/init.js';
+export { FeatureAutoEncoder } from './autoencoder/autoencoder.js';
+export type { FeatureAutoEncoderOptions } from './autoencoder/autoencoder.js';
+export { resnetMapSizes } from './autoencoder/input-size.js';
+export type { Discriminator } from './discriminator/discriminator.js';
+export { EnergyDiscriminator, l2NormalizeChannels } from './discriminator/energy-discriminator.js';
+export type { EnergyDiscriminatorOptions } from './discriminator/energy-discriminator.js';
+export { ImageHead } from './discriminator/image-head.js';
+export type { ImageDiscriminatorOptions } from './discriminator/image-head.js';
+export { ImageEnergyDiscriminator } from './discriminator/image-energy-discriminator.js';
+export { GanDiscriminator } from './discriminator/gan-discriminator.js';
 
 // --- losses ---
 

@@ -72,8 +72,22 @@ export { ImageEnergyDiscriminator } from './discriminator/image-energy-discrimin
 export { GanDiscriminator } from './discriminator/gan-discriminator.js';
 
 // --- losses ---
+export { reconstructionLoss, reconstructionLossPerImage } from './losses/reconstruction.js';
+export { reconSubLoss } from './losses/recon_sub.js';
+export type { ReconstructionPair } from './losses/recon_sub.js';
+export { energyLow, energyHigh } from './losses/energy.js';
+export { energyDiscriminatorLoss } from './losses/energy_discriminator.js';
+export type { DiscriminatorEnergies, EnergyLossOptions } from './losses/energy_discriminator.js';
+export { energyGeneratorLoss } from './losses/energy_generator.js';
+export { ganDiscriminatorLoss } from './losses/gan_discriminator.js';
+export { ganGeneratorLoss } from './losses/gan_generator.js';
 
 // --- scoring ---
+export { anomalyMaps } from './scoring/anomaly_maps.js';
+export { gaussianBlur, gaussianKernel1d, gaussianRadius } from './scoring/gaussian_blur.js';
+export { imageScores } from './scoring/image_scores.js';
+export { Scorer } from './scoring/scorer.js';
+export type { ScorerOptions, ScoreResult, MapExtractor, MapReconstructor } from './scoring/scorer.js';
 
 // --- training ---
 

@@ -92,4 +92,52 @@ export type { ScorerOptions, ScoreResult, MapExtractor, MapReconstructor } from 
 // --- training ---
 
 // --- data ---
-
+export { resizeBilinear } from './data/resize.js';
+export type { Uint8Image } from './data/resize.js';
+export { decodeImage, decodeMask, readImageSize, sniffImageFormat } from './data/images.js';
+export type { ImageSource, ImageFormat, Resizer, DecodedPixels, DecodeImageOptions, DecodeMaskOptions } from './data/images.js';
+export { decodeBmp } from './data/bmp.js';
+export { labelFor } from './data/dataset.js';
+export type { Label, LabelledItem, ImageSample, DatasetDescription } from './data/dataset.js';
+export { IMAGE_EXTENSIONS } from './data/files.js';
+export { readMvtec, MVTEC_AD_CATEGORIES, MVTEC_GOOD } from './data/mvtec.js';
+export type { MvtecOptions } from './data/mvtec.js';
+export { readVisa, VISA_CATEGORIES } from './data/visa.js';
+export type { VisaOptions } from './data/visa.js';
+export { readClassFolders } from './data/class-folders.js';
+export type { ClassFoldersOptions } from './data/class-folders.js';
+export { readChestXray, CHEST_XRAY_CLASSES } from './data/chest-xray.js';
+export type { ChestXrayOptions } from './data/chest-xray.js';
+export { readOct2017, OCT2017_CLASSES } from './data/oct.js';
+export type { Oct2017Options } from './data/oct.js';
+export { readBr35h, BR35H_CLASSES } from './data/br35h.js';
+export type { Br35hOptions } from './data/br35h.js';
+export { readIsic2018, ISIC2018_CLASSES } from './data/isic.js';
+export type { Isic2018Options } from './data/isic.js';
+export { readIdxDataset, readIdxImages, readIdxLabels, idxPixels, FASHION_MNIST_CLASSES, MNIST_CLASSES } from './data/idx.js';
+export type { IdxDataset, IdxDatasetOptions, IdxImages, IdxSample } from './data/idx.js';
+export { readFolderDataset, FOLDER_NORMAL } from './data/folder.js';
+export { verifyDataset } from './data/verify.js';
+export type { DatasetProblem, VerifyReport } from './data/verify.js';
+export { decodeStream, batchStream, loadImages, pixelsToTensor, preprocessBatch, masksToTensor } from './data/stream.js';
+export type { StreamSource, DecodeStreamOptions, DecodedItem, SkippedImage, DecodeSummary, PixelBatch } from './data/stream.js';
+export { pixelDataset, elasticDataset } from './data/pixel-dataset.js';
+export type { PixelStack } from './data/pixel-dataset.js';
+export { sampleProtocol, labelledAnomalyCount } from './data/protocol.js';
+export type { ProtocolOptions, ProtocolSplit } from './data/protocol.js';
+export {
+  elasticTransform,
+  elasticTransformPixels,
+  elasticDisplacement,
+  applyDisplacement,
+  elasticKernelSize,
+  ElasticAnomalies,
+} from './data/elastic.js';
+export type { ElasticOptions, Displacement } from './data/elastic.js';
+export {
+  generateSyntheticDefects,
+  renderSyntheticSample,
+  SYNTHETIC_CLASSES,
+  SYNTHETIC_DEFECTS,
+} from './data/synthetic.js';
+export type { SyntheticClass, SyntheticDefect, SyntheticSample, SyntheticOptions, SyntheticSummary } from './data/synthetic.js';

@@ -1,0 +1,50 @@
+import '@tensorflow/tfjs-backend-cpu';
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { InvalidArgumentError } from '../../src/errors.js';
+import { elasticDataset, pixelDataset } from '../../src/data/pixel-dataset.js';
+import { preprocessBatch } from '../../src/data/stream.js';
+import { gradient } from './helpers.js';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+const SIZE = 16;
+const stack = { images: new Uint8Array([...gradient(SIZE, SIZE, 1), ...gradient(SIZE, SIZE, 2), ...gradient(SIZE, SIZE, 3)]), count: 3, size: SIZE };
+
+describe('pixelDataset', () => {
+  it('hands out preprocessed batches in the requested order', () => {
+    const ds = pixelDataset(stack);
+    expect(ds.size).toBe(3);
+    const before = tf.memory().numTensors;
+    const x = ds.batch([2, 0]);
+    const per = SIZE * SIZE * 3;
+    const expected = preprocessBatch({ images: new Uint8Array([...stack.images.subarray(2 * per), ...stack.images.subarray(0, per)]), count: 2, size: SIZE, items: [], indices: [] });
+    expect(x.shape).toEqual([2, SIZE, SIZE, 3]);
+    expect([...x.dataSync()]).toEqual([...expected.dataSync()]);
+    tf.dispose([x, expected]);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(() => ds.batch([3])).toThrow(InvalidArgumentError);
+    expect(() => pixelDataset({ ...stack, count: 4 })).toThrow(InvalidArgumentError);
+  });
+});
+
+describe('elasticDataset', () => {
+  it('returns a fresh elastic anomaly of each image on every call, reproducible by seed', () => {
+    const a = elasticDataset(stack, { seed: 1 });
+    const b = elasticDataset(stack, { seed: 1 });
+    const plain = pixelDataset(stack).batch([1]);
+    const a1 = a.batch([1]);
+    const a2 = a.batch([1]);
+    const b1 = b.batch([1]);
+    expect(a1.shape).toEqual([1, SIZE, SIZE, 3]);
+    expect([...a1.dataSync()]).toEqual([...b1.dataSync()]);
+    expect([...a2.dataSync()]).not.toEqual([...a1.dataSync()]);
+    expect([...a1.dataSync()]).not.toEqual([...plain.dataSync()]);
+    // alpha 0 is the identity even through preprocessing.
+    const id = elasticDataset(stack, { alpha: 0 }).batch([1]);
+    expect([...id.dataSync()]).toEqual([...plain.dataSync()]);
+    tf.dispose([plain, a1, a2, b1, id]);
+  });
+});

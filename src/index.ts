@@ -90,6 +90,46 @@ export { Scorer } from './scoring/scorer.js';
 export type { ScorerOptions, ScoreResult, MapExtractor, MapReconstructor } from './scoring/scorer.js';
 
 // --- training ---
+export { CKAADTrainer } from './training/trainer.js';
+export type { TrainerModel, TrainingData, FitCallbacks } from './training/trainer.js';
+export { resolveTrainerOptions, optionsRecord, TRAINER_DEFAULTS } from './training/options.js';
+export type { TrainerOptions, ResolvedTrainerOptions } from './training/options.js';
+export { tensorDataset } from './training/dataset.js';
+export type { ImageDataset, ValidationSet } from './training/dataset.js';
+export { Recon, ReconSub, GAN, CKAImg, CKAPatch, STRATEGIES, energyAdversary } from './training/strategies.js';
+export type {
+  Strategy,
+  Adversary,
+  LossWeights,
+  DiscriminatorContext,
+  DiscriminatorOutputs,
+  ReconstructionTerms,
+} from './training/strategies.js';
+export { composeDiscriminators } from './training/compose.js';
+export { clipByGlobalNorm } from './training/clip.js';
+export { AnomalyCycler, epochBatches } from './training/batches.js';
+export type { AnomalyCyclerState } from './training/batches.js';
+export type { StepLog, EpochLog, TrainingResult } from './training/history.js';
+export { readCheckpoint, CHECKPOINT_FILE, CHECKPOINT_FORMAT } from './training/checkpoint.js';
+export type { CheckpointState } from './training/checkpoint.js';
+export {
+  saveModel,
+  loadModel,
+  createScorer,
+  describeExtractor,
+  trainingRecord,
+  sha256File,
+  MODEL_FORMAT,
+} from './training/model.js';
+export type {
+  ModelToSave,
+  LoadedModel,
+  ModelRecord,
+  ExtractorRecord,
+  ExtractorWeightsRecord,
+  ScoringRecord,
+  TrainingRecord,
+} from './training/model.js';
 
 // --- data ---
 export { resizeBilinear } from './data/resize.js';

@@ -1,0 +1,146 @@
+/**
+ * Adam optimisers for the auto-encoder and the discriminator, and their exact save/restore.
+ *
+ * Both use `tf.train.adam(lr, 0.5, 0.999)` (the authors' betas, SPEC §4). The trainer always
+ * passes gradients as an array in the fixed order of a module's `parameters()`, so Adam's
+ * i-th moment slot belongs to the i-th parameter; checkpoints store the moments under the
+ * parameter's own name (`m.<name>`, `v.<name>`), independent of tfjs's global variable names.
+ *
+ * tfjs's `setWeights` restores the moments and the step count but recomputes the running
+ * bias-correction products β₁ᵗ, β₂ᵗ as `pow(β, t + 1)`, while training accumulates them by
+ * repeated float32 multiplication; the two differ in the last bits for β₂ = 0.999, which is
+ * enough to make a resumed run drift from an uninterrupted one. So the products are saved
+ * as well and put back after `setWeights`.
+ */
+
+import * as tf from '@tensorflow/tfjs-core';
+
+import { CkaadError } from '../errors.js';
+
+/** A tensor with a name, as tfjs optimisers take and return them. */
+interface NamedTensor {
+  name: string;
+  tensor: tf.Tensor;
+}
+
+/** Adam's β₁ and β₂ in the authors' code. */
+export const ADAM_BETAS = [0.5, 0.999] as const;
+
+/** The scalar part of an Adam state, stored in the checkpoint's JSON. */
+export interface AdamScalars {
+  /** Number of `applyGradients` calls so far. */
+  iterations: number;
+  /** β₁ to the power iterations + 1, exactly as the optimiser holds it (float32). */
+  accBeta1: number;
+  /** β₂ to the power iterations + 1, exactly as the optimiser holds it (float32). */
+  accBeta2: number;
+}
+
+/** The private running products of tfjs's Adam (no public accessor exists). */
+interface AdamInternals {
+  accBeta1: tf.Variable;
+  accBeta2: tf.Variable;
+}
+
+function internals(optimizer: tf.AdamOptimizer): AdamInternals {
+  return optimizer as unknown as AdamInternals;
+}
+
+/** A new Adam optimiser with the authors' betas (0.5, 0.999). */
+export function createAdam(learningRate: number): tf.AdamOptimizer {
+  return tf.train.adam(learningRate, ADAM_BETAS[0], ADAM_BETAS[1]);
+}
+
+/**
+ * Applies `grads` (one per parameter, in the order of `parameters`; `null` for a parameter
+ * the loss does not depend on) with `optimizer`.
+ */
+export function applyInOrder(
+  optimizer: tf.Optimizer,
+  parameters: ReadonlyMap<string, tf.Variable>,
+  grads: readonly (tf.Tensor | null)[],
+): void {
+  const named: NamedTensor[] = [];
+  let i = 0;
+  for (const v of parameters.values()) {
+    // A null gradient keeps its moment slot (Adam skips it) so indices stay aligned.
+    named.push({ name: v.name, tensor: grads[i++] as tf.Tensor });
+  }
+  optimizer.applyGradients(named);
+}
+
+/**
+ * The optimiser's moments as named tensors (`m.<param>`, `v.<param>`; views of the optimiser's
+ * own variables: do not dispose them) plus its scalar state. Empty before the first step.
+ */
+export async function adamState(
+  optimizer: tf.AdamOptimizer,
+  parameters: ReadonlyMap<string, tf.Variable>,
+): Promise<{ tensors: Map<string, tf.Tensor>; scalars: AdamScalars }> {
+  const weights = await optimizer.getWeights();
+  const [iter, ...moments] = weights;
+  const iterations = (await iter.tensor.data())[0];
+  iter.tensor.dispose();
+  const names = [...parameters.keys()];
+  const variables = [...parameters.values()];
+  const tensors = new Map<string, tf.Tensor>();
+  if (moments.length > 0) {
+    if (moments.length !== 2 * names.length) {
+      throw new CkaadError('internal', `Adam holds ${moments.length / 2} moment slots for ${names.length} parameters.`);
+    }
+    // getWeights lists all first moments, then all second moments, in slot order.
+    for (const [kind, offset] of [['m', 0], ['v', names.length]] as const) {
+      names.forEach((name, i) => {
+        const slot = moments[offset + i];
+        if (slot.name !== `${variables[i].name}/${kind}`) {
+          throw new CkaadError('internal', `Adam moment slot ${offset + i} (${slot.name}) does not belong to parameter ${name}.`);
+        }
+        tensors.set(`${kind}.${name}`, slot.tensor);
+      });
+    }
+  }
+  const { accBeta1, accBeta2 } = internals(optimizer);
+  const scalars: AdamScalars = {
+    iterations,
+    accBeta1: (await accBeta1.data())[0],
+    accBeta2: (await accBeta2.data())[0],
+  };
+  return { tensors, scalars };
+}
+
+/** Expected shapes of the tensors {@link adamState} returns, for loading. */
+export function adamShapes(parameters: ReadonlyMap<string, tf.Variable>): Map<string, number[]> {
+  const shapes = new Map<string, number[]>();
+  for (const [name, v] of parameters) shapes.set(`m.${name}`, v.shape);
+  for (const [name, v] of parameters) shapes.set(`v.${name}`, v.shape);
+  return shapes;
+}
+
+/**
+ * Restores a fresh optimiser (one that has not stepped yet) to a state saved by
+ * {@link adamState}. `tensors` may be empty (saved before the first step). Does not take
+ * ownership of `tensors`.
+ */
+export async function restoreAdam(
+  optimizer: tf.AdamOptimizer,
+  parameters: ReadonlyMap<string, tf.Variable>,
+  tensors: ReadonlyMap<string, tf.Tensor>,
+  scalars: AdamScalars,
+): Promise<void> {
+  if (tensors.size === 0 && scalars.iterations === 0) return;
+  const iter = tf.scalar(scalars.iterations, 'int32');
+  const names = [...parameters.keys()];
+  const variables = [...parameters.values()];
+  const weights: NamedTensor[] = [
+    { name: 'iter', tensor: iter },
+    ...names.map((n, i) => ({ name: `${variables[i].name}/m`, tensor: tensors.get(`m.${n}`) as tf.Tensor })),
+    ...names.map((n, i) => ({ name: `${variables[i].name}/v`, tensor: tensors.get(`v.${n}`) as tf.Tensor })),
+  ];
+  await optimizer.setWeights(weights);
+  iter.dispose();
+  const { accBeta1, accBeta2 } = internals(optimizer);
+  tf.tidy(() => {
+    accBeta1.assign(tf.scalar(scalars.accBeta1));
+    accBeta2.assign(tf.scalar(scalars.accBeta2));
+  });
+}

@@ -1,0 +1,60 @@
+/**
+ * Crash-safe file writing (Node): write to a temporary name in the same directory, flush,
+ * then rename over the target. A reader sees either the old or the new file, never a part.
+ *
+ * Node's modules are imported on first use, so that importing ckaad in a browser does not
+ * fail on them (only checkpoints and saved models need a file system).
+ */
+
+import { FileFormatError } from '../errors.js';
+
+/** Node's file-system, path and crypto modules, loaded on first use. */
+export async function nodeModules(): Promise<{
+  fs: typeof import('node:fs/promises');
+  stream: typeof import('node:fs');
+  path: typeof import('node:path');
+  crypto: typeof import('node:crypto');
+}> {
+  const [fs, stream, path, crypto] = await Promise.all([
+    import('node:fs/promises'),
+    import('node:fs'),
+    import('node:path'),
+    import('node:crypto'),
+  ]);
+  return { fs, stream, path, crypto };
+}
+
+/** A temporary sibling name for `path`: `.name.<random>.tmp` in the same directory. */
+export async function temporarySibling(path: string): Promise<string> {
+  const { path: p, crypto } = await nodeModules();
+  return p.join(p.dirname(path), `.${p.basename(path)}.${crypto.randomBytes(6).toString('hex')}.tmp`);
+}
+
+/**
+ * Writes `data` to `path` atomically (temp file + fsync + rename).
+ *
+ * @throws FileFormatError naming `path` if it cannot be written.
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  const { fs, path: p } = await nodeModules();
+  const tmp = await temporarySibling(path);
+  try {
+    await fs.mkdir(p.dirname(path), { recursive: true });
+    const handle = await fs.open(tmp, 'w');
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.rename(tmp, path);
+  } catch (e) {
+    await fs.rm(tmp, { force: true });
+    throw new FileFormatError(path, `cannot write file (${(e as Error).message})`);
+  }
+}
+
+/** Writes `value` as pretty-printed JSON to `path` atomically. */
+export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+  await writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n');
+}

@@ -1,0 +1,197 @@
+/**
+ * Options of {@link CKAADTrainer}, their defaults (SPEC §4, the paper's implementation details)
+ * and their validation.
+ */
+
+import { InvalidArgumentError } from '../errors.js';
+import { CKAPatch } from './strategies.js';
+import type { LossWeights, Strategy } from './strategies.js';
+
+/** Options of {@link CKAADTrainer}. Every field is optional; defaults are listed per field. */
+export interface TrainerOptions {
+  /** How labelled anomalies are used. Default {@link CKAPatch} (CKAAD itself). */
+  strategy?: Strategy;
+  /**
+   * γ ∈ (0, 1], weight of reconstructions vs. anomalies in the discriminator loss.
+   * Default: the strategy's own default, else 0.5.
+   */
+  gamma?: number;
+  /**
+   * λ ≥ 0, weight of the adversarial term in the auto-encoder loss (and of L_rec(A) for
+   * ReconSub). Default: the strategy's own default, else 0.02.
+   */
+  lambda?: number;
+  /** a > 0, margin of the energy hinge. Default: the strategy's own default, else 5. */
+  margin?: number;
+  /** Adam learning rate of the auto-encoder. Default 1e-3 (the paper's medical setting; 5e-3 industrial). */
+  aeLearningRate?: number;
+  /** Adam learning rate of the discriminator. Default 1e-4. */
+  dLearningRate?: number;
+  /** Normal images per step (the anomaly batch has min(batchSize, #anomalies)). Default 16. */
+  batchSize?: number;
+  /** Number of epochs (passes over the normal images). Default 10; the paper trains 200. */
+  epochs?: number;
+  /** Seed of the auto-encoder's and discriminator's initial weights and of the batch order. Default 0. */
+  seed?: number;
+  /** Global L2 norm the discriminator's gradients are clipped to (as the authors' code). Default 1. */
+  clipNorm?: number;
+  /**
+   * Directory for checkpoints, written after every epoch and when training is aborted.
+   * Default: none (no checkpoints).
+   */
+  checkpointDir?: string;
+  /**
+   * Continue from the checkpoint in `checkpointDir` if there is one (its options must match
+   * these). Default false: an existing checkpoint is overwritten by the new run's.
+   */
+  resume?: boolean;
+  /** Gaussian σ of the anomaly maps used for validation scoring. Default 4. */
+  sigma?: number;
+  /** Image score used for validation: mean of the top-k map values, or 'mean'. Default 100. */
+  topK?: number | 'mean';
+}
+
+/** {@link TrainerOptions} with every default filled in. */
+export interface ResolvedTrainerOptions extends LossWeights {
+  readonly strategy: Strategy;
+  readonly aeLearningRate: number;
+  readonly dLearningRate: number;
+  readonly batchSize: number;
+  readonly epochs: number;
+  readonly seed: number;
+  readonly clipNorm: number;
+  readonly checkpointDir: string | null;
+  readonly resume: boolean;
+  readonly sigma: number;
+  readonly topK: number | 'mean';
+}
+
+/** Defaults of {@link TrainerOptions} (the loss weights only when the strategy has none). */
+export const TRAINER_DEFAULTS = {
+  gamma: 0.5,
+  lambda: 0.02,
+  margin: 5,
+  aeLearningRate: 1e-3,
+  dLearningRate: 1e-4,
+  batchSize: 16,
+  epochs: 10,
+  seed: 0,
+  clipNorm: 1,
+  sigma: 4,
+  topK: 100,
+} as const;
+
+function isNumber(x: unknown): x is number {
+  return typeof x === 'number' && Number.isFinite(x);
+}
+
+function checkStrategy(strategy: Strategy): void {
+  const ok =
+    typeof strategy === 'object' &&
+    strategy !== null &&
+    typeof strategy.name === 'string' &&
+    strategy.name.length > 0 &&
+    typeof strategy.usesAnomalies === 'boolean' &&
+    typeof strategy.reconstructionObjective === 'function' &&
+    (strategy.adversary === null ||
+      (typeof strategy.adversary === 'object' &&
+        typeof strategy.adversary.createDiscriminator === 'function' &&
+        typeof strategy.adversary.discriminatorLoss === 'function' &&
+        typeof strategy.adversary.generatorLoss === 'function' &&
+        typeof strategy.adversary.seesAnomalies === 'boolean'));
+  if (!ok) {
+    throw new InvalidArgumentError(
+      'options.strategy',
+      'a Strategy { name, usesAnomalies, reconstructionObjective, adversary } (e.g. CKAPatch)',
+    );
+  }
+}
+
+/**
+ * Fills in defaults and validates every option; throws {@link InvalidArgumentError} naming the
+ * first bad one (`options.gamma`, `options.batchSize`, …).
+ */
+export function resolveTrainerOptions(options: TrainerOptions = {}): ResolvedTrainerOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError('options', 'an options object', String(options));
+  }
+  const strategy = options.strategy ?? CKAPatch;
+  checkStrategy(strategy);
+  const own = strategy.defaults ?? {};
+  const gamma = options.gamma ?? own.gamma ?? TRAINER_DEFAULTS.gamma;
+  const lambda = options.lambda ?? own.lambda ?? TRAINER_DEFAULTS.lambda;
+  const margin = options.margin ?? own.margin ?? TRAINER_DEFAULTS.margin;
+  const r: ResolvedTrainerOptions = {
+    strategy,
+    gamma,
+    lambda,
+    margin,
+    aeLearningRate: options.aeLearningRate ?? TRAINER_DEFAULTS.aeLearningRate,
+    dLearningRate: options.dLearningRate ?? TRAINER_DEFAULTS.dLearningRate,
+    batchSize: options.batchSize ?? TRAINER_DEFAULTS.batchSize,
+    epochs: options.epochs ?? TRAINER_DEFAULTS.epochs,
+    seed: options.seed ?? TRAINER_DEFAULTS.seed,
+    clipNorm: options.clipNorm ?? TRAINER_DEFAULTS.clipNorm,
+    checkpointDir: options.checkpointDir ?? null,
+    resume: options.resume ?? false,
+    sigma: options.sigma ?? TRAINER_DEFAULTS.sigma,
+    topK: options.topK ?? TRAINER_DEFAULTS.topK,
+  };
+  if (!isNumber(r.gamma) || !(r.gamma > 0 && r.gamma <= 1)) {
+    throw new InvalidArgumentError('options.gamma', 'a number in (0, 1]', String(r.gamma));
+  }
+  if (!isNumber(r.lambda) || r.lambda < 0) {
+    throw new InvalidArgumentError('options.lambda', 'a finite number ≥ 0', String(r.lambda));
+  }
+  if (!isNumber(r.margin) || r.margin <= 0) {
+    throw new InvalidArgumentError('options.margin', 'a finite number > 0', String(r.margin));
+  }
+  for (const key of ['aeLearningRate', 'dLearningRate', 'clipNorm', 'sigma'] as const) {
+    if (!isNumber(r[key]) || r[key] <= 0) {
+      throw new InvalidArgumentError(`options.${key}`, 'a finite number > 0', String(r[key]));
+    }
+  }
+  if (!Number.isInteger(r.batchSize) || r.batchSize < 1) {
+    throw new InvalidArgumentError('options.batchSize', 'an integer ≥ 1', String(r.batchSize));
+  }
+  if (!Number.isInteger(r.epochs) || r.epochs < 0) {
+    throw new InvalidArgumentError('options.epochs', 'an integer ≥ 0', String(r.epochs));
+  }
+  if (!Number.isSafeInteger(r.seed)) {
+    throw new InvalidArgumentError('options.seed', 'a safe integer', String(r.seed));
+  }
+  if (r.topK !== 'mean' && (!Number.isInteger(r.topK) || r.topK < 1)) {
+    throw new InvalidArgumentError('options.topK', "an integer ≥ 1 or 'mean'", String(r.topK));
+  }
+  if (r.checkpointDir !== null && (typeof r.checkpointDir !== 'string' || r.checkpointDir.length === 0)) {
+    throw new InvalidArgumentError('options.checkpointDir', 'a non-empty directory path', String(r.checkpointDir));
+  }
+  if (typeof r.resume !== 'boolean') {
+    throw new InvalidArgumentError('options.resume', 'a boolean', String(r.resume));
+  }
+  if (r.resume && r.checkpointDir === null) {
+    throw new InvalidArgumentError('options.resume', 'to be used together with options.checkpointDir', 'resume without a directory');
+  }
+  return r;
+}
+
+/**
+ * The options that define a run's results, as JSON-serialisable data (for checkpoints and the
+ * saved model). `epochs`, `checkpointDir` and `resume` are left out: a resumed run may train
+ * for more epochs than the original.
+ */
+export function optionsRecord(r: ResolvedTrainerOptions): Record<string, number | string> {
+  return {
+    strategy: r.strategy.name,
+    gamma: r.gamma,
+    lambda: r.lambda,
+    margin: r.margin,
+    aeLearningRate: r.aeLearningRate,
+    dLearningRate: r.dLearningRate,
+    batchSize: r.batchSize,
+    seed: r.seed,
+    clipNorm: r.clipNorm,
+    sigma: r.sigma,
+    topK: r.topK,
+  };
+}

@@ -1,0 +1,704 @@
+/**
+ * CKAADTrainer: trains the feature auto-encoder (and, depending on the strategy, a
+ * discriminator) on normal images and a few labelled anomalies (paper §Training, eq. 13;
+ * SPEC §4).
+ *
+ * One step, for a normal batch N and an anomaly batch A:
+ *
+ *   F(N), F(A)            frozen backbone features (one pass over N ∪ A; BatchNorm in eval
+ *                         mode is per image, so batching them together is exact)
+ *   R = G(F(N) ∪ F(A))    reconstructions (instance norm is per image too)
+ *   discriminator step    L_D(D(F(N)), D(F(A)), D(R)) → gradients w.r.t. D's parameters only
+ *                         (the inputs are thereby detached), global-norm clipping to 1.0,
+ *                         one Adam step
+ *   auto-encoder step     strategy objective (L_rec(N) for CKAAD) + λ · L_adv(D(R)) with the
+ *                         updated D → gradients w.r.t. the auto-encoder's parameters, one Adam step
+ *
+ * The discriminator step runs inside the auto-encoder's gradient function, after R is
+ * computed, so R is computed once per step as in the authors' code (a separate forward pass
+ * for the discriminator would cost a third more auto-encoder compute). tfjs supports this
+ * nesting: the inner `variableGrads` only follows paths from D's variables, and D's update
+ * lies on no path from the auto-encoder's variables to the auto-encoder loss.
+ *
+ * Without anomalies (no anomaly dataset, or a strategy that uses none) every step is the
+ * auto-encoder step on L_rec(N) alone, and no discriminator is built.
+ */
+
+import * as tf from '@tensorflow/tfjs-core';
+
+import { FeatureAutoEncoder } from '../autoencoder/autoencoder.js';
+import { ensureBackend } from '../backend/select.js';
+import type { LayerName, ResNetName } from '../backbone/configs.js';
+import type { FeatureExtractor } from '../backbone/extractor.js';
+import type { Discriminator } from '../discriminator/discriminator.js';
+import { InvalidArgumentError, ShapeMismatchError } from '../errors.js';
+import { reconstructionLoss } from '../losses/reconstruction.js';
+import { imageAuroc } from '../metrics/auroc.js';
+import { Rng } from '../nn/random.js';
+import { Scorer } from '../scoring/scorer.js';
+import { adamShapes, adamState, applyInOrder, createAdam, restoreAdam } from './adam.js';
+import type { AdamScalars } from './adam.js';
+import { AnomalyCycler, epochBatches } from './batches.js';
+import { readCheckpoint, writeCheckpoint } from './checkpoint.js';
+import type { CheckpointFile, CheckpointState, LossSums } from './checkpoint.js';
+import { clipByGlobalNorm } from './clip.js';
+import { probeImageSize, probeImageSizeIfAny } from './dataset.js';
+import type { ImageDataset, ValidationSet } from './dataset.js';
+import type { EpochLog, StepLog, TrainingResult } from './history.js';
+import { optionsRecord, resolveTrainerOptions } from './options.js';
+import type { ResolvedTrainerOptions, TrainerOptions } from './options.js';
+import type { Adversary, LossWeights } from './strategies.js';
+import { loadParameters, loadTensors, parameterShapes } from './weights.js';
+
+/** The networks a {@link CKAADTrainer} trains on top of. */
+export interface TrainerModel {
+  /** Frozen feature extractor (not owned: the trainer never disposes it). */
+  extractor: FeatureExtractor;
+  /**
+   * Backbone of the auto-encoder. Default: the extractor's `arch` (a `ResNetFeatureExtractor`
+   * has one); required for other extractors.
+   */
+  backbone?: ResNetName;
+  /** Reconstructed layers. Default: the extractor's `layers`; required for other extractors. */
+  layers?: LayerName[];
+}
+
+/** The data of one training run. */
+export interface TrainingData {
+  /** Normal training images. Needs at least `batchSize` images (incomplete batches are dropped). */
+  normal: ImageDataset;
+  /** Labelled anomalous training images (image labels only). Optional: without them, pure Recon. */
+  anomalies?: ImageDataset;
+  /** Held-out labelled split for model selection by image AUROC (never the test set). */
+  validation?: ValidationSet;
+}
+
+/** Progress callbacks and cancellation for {@link CKAADTrainer.fit}. */
+export interface FitCallbacks {
+  /** Called after every step with its losses (awaited). */
+  onStep?: (log: StepLog) => void | Promise<void>;
+  /**
+   * Called after every epoch (after validation and checkpointing) with its summary and the
+   * live auto-encoder, holding this epoch's weights (read it, e.g. to evaluate or snapshot;
+   * do not dispose it). Awaited.
+   */
+  onEpoch?: (log: EpochLog, autoencoder: FeatureAutoEncoder) => void | Promise<void>;
+  /**
+   * Stops training between two steps: the state is checkpointed (if `checkpointDir` is set),
+   * everything is released, and `fit` resolves with `status: 'aborted'`.
+   */
+  signal?: AbortSignal;
+}
+
+/** Numbers read back from one step. */
+interface StepValues {
+  lRec: number;
+  lAdv: number;
+  lD: number;
+  lAe: number;
+  dGradNorm: number;
+}
+
+/** The mutable state of a run (what a checkpoint stores). */
+interface RunState {
+  epoch: number;
+  batchInEpoch: number;
+  step: number;
+  epochRng: number[];
+  anomalies: AnomalyCycler | null;
+  partial: LossSums;
+  partialSeconds: number;
+  history: EpochLog[];
+  best: { epoch: number; auroc: number; weights: Map<string, tf.Tensor> } | null;
+}
+
+/** Images `[start, end)` of a batch (to the end by default). */
+function batchSlice(x: tf.Tensor4D, start: number, end = x.shape[0]): tf.Tensor4D {
+  return tf.slice(x, [start, 0, 0, 0], [end - start, -1, -1, -1]);
+}
+
+function zeroSums(): LossSums {
+  return { steps: 0, lRec: 0, lAdv: 0, lD: 0, lAe: 0 };
+}
+
+function hasArchitecture(e: FeatureExtractor): e is FeatureExtractor & { arch: ResNetName; layers: readonly LayerName[] } {
+  const candidate = e as Partial<{ arch: unknown; layers: unknown }>;
+  return typeof candidate.arch === 'string' && Array.isArray(candidate.layers);
+}
+
+/**
+ * Trains CKAAD's feature auto-encoder with any {@link Strategy} (default CKAPatch).
+ *
+ * @example
+ * ```ts
+ * const extractor = await createResNetExtractor({ arch: 'resnet18', layers: ['layer2', 'layer3'], weights: 'resnet18.safetensors' });
+ * const trainer = new CKAADTrainer({ extractor }, { epochs: 200, batchSize: 64, checkpointDir: 'ckpt', resume: true });
+ * const result = await trainer.fit(
+ *   { normal: tensorDataset(normalImages), anomalies: tensorDataset(anomalyImages), validation: { images: tensorDataset(valImages), labels } },
+ *   { onEpoch: (e) => console.log(e.epoch, e.lRec, e.validationAuroc) },
+ * );
+ * const scorer = new Scorer({ extractor, autoencoder: result.autoencoder });
+ * ```
+ */
+export class CKAADTrainer {
+  /** The resolved options (defaults filled in). */
+  readonly options: ResolvedTrainerOptions;
+  /** The auto-encoder's backbone. */
+  readonly backbone: ResNetName;
+  /** The reconstructed layers, shallow → deep. */
+  readonly layers: LayerName[];
+  private readonly extractor: FeatureExtractor;
+  private readonly weights: LossWeights;
+
+  /**
+   * @param model The frozen extractor and the auto-encoder's architecture.
+   * @param options Hyper-parameters; see {@link TrainerOptions} for defaults.
+   * @throws InvalidArgumentError naming the first invalid option.
+   */
+  constructor(model: TrainerModel, options: TrainerOptions = {}) {
+    if (typeof model !== 'object' || model === null || typeof model.extractor?.extract !== 'function') {
+      throw new InvalidArgumentError('model.extractor', 'a FeatureExtractor');
+    }
+    this.options = resolveTrainerOptions(options);
+    const { extractor } = model;
+    const backbone = model.backbone ?? (hasArchitecture(extractor) ? extractor.arch : undefined);
+    const layers = model.layers ?? (hasArchitecture(extractor) ? [...extractor.layers] : undefined);
+    if (backbone === undefined) throw new InvalidArgumentError('model.backbone', 'a ResNet name (the extractor has no `arch`)');
+    if (layers === undefined) throw new InvalidArgumentError('model.layers', 'the reconstructed layers (the extractor has no `layers`)');
+    this.extractor = extractor;
+    this.backbone = backbone;
+    this.layers = [...layers];
+    const { gamma, lambda, margin } = this.options;
+    this.weights = { gamma, lambda, margin };
+  }
+
+  /**
+   * Trains for `options.epochs` epochs (or the remaining ones when resuming).
+   *
+   * @returns the trained auto-encoder (owned by the caller) and the training history.
+   * @throws InvalidArgumentError / ShapeMismatchError for unusable data (too few normal images,
+   *   images smaller than the layers allow, mismatched image sizes, bad validation labels) or a
+   *   checkpoint whose options differ from these; FileFormatError for unreadable checkpoints.
+   */
+  async fit(data: TrainingData, callbacks: FitCallbacks = {}): Promise<TrainingResult> {
+    const o = this.options;
+    await ensureBackend();
+    const imageSize = this.checkData(data);
+    const useAnomalies = o.strategy.usesAnomalies && data.anomalies !== undefined && data.anomalies.size > 0;
+    const adversary = useAnomalies ? o.strategy.adversary : null;
+
+    // Seeds: the auto-encoder uses `seed` itself (same weights as `new FeatureAutoEncoder({ seed })`);
+    // the discriminator's seed and the two batch-order streams are drawn from Rng(seed).
+    const streams = new Rng(o.seed);
+    const discriminatorSeed = streams.int(2 ** 31);
+    const dataRng = streams.fork();
+    const anomalyRng = streams.fork();
+
+    const autoencoder = new FeatureAutoEncoder({ backbone: this.backbone, layers: [...this.layers], seed: o.seed });
+    let discriminator: Discriminator | null = null;
+    const aeOptimizer = createAdam(o.aeLearningRate);
+    let dOptimizer: tf.AdamOptimizer | null = null;
+    const state: RunState = {
+      epoch: 0,
+      batchInEpoch: 0,
+      step: 0,
+      epochRng: dataRng.state(),
+      anomalies: useAnomalies ? new AnomalyCycler((data.anomalies as ImageDataset).size, o.batchSize, anomalyRng) : null,
+      partial: zeroSums(),
+      partialSeconds: 0,
+      history: [],
+      best: null,
+    };
+    let finished = false;
+    try {
+      this.checkAutoencoderChannels(autoencoder);
+      if (adversary !== null) {
+        discriminator = adversary.createDiscriminator({ ...this.mapShapes(data.normal), seed: discriminatorSeed });
+        dOptimizer = createAdam(o.dLearningRate);
+      }
+      if (o.resume) {
+        await this.restore(state, imageSize, autoencoder, discriminator, aeOptimizer, dOptimizer, data);
+      }
+      const status = await this.loop(data, callbacks, state, imageSize, autoencoder, adversary, discriminator, aeOptimizer, dOptimizer);
+      if (state.best !== null) {
+        for (const [name, v] of autoencoder.parameters()) v.assign(state.best.weights.get(name) as tf.Tensor);
+      }
+      finished = true;
+      return {
+        status,
+        autoencoder,
+        history: state.history,
+        epochs: state.epoch,
+        steps: state.step,
+        best: state.best === null ? null : { epoch: state.best.epoch, auroc: state.best.auroc },
+      };
+    } finally {
+      discriminator?.dispose();
+      aeOptimizer.dispose();
+      dOptimizer?.dispose();
+      if (state.best !== null) tf.dispose([...state.best.weights.values()]);
+      if (!finished) autoencoder.dispose();
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // the epoch loop
+
+  private async loop(
+    data: TrainingData,
+    callbacks: FitCallbacks,
+    state: RunState,
+    imageSize: [number, number],
+    autoencoder: FeatureAutoEncoder,
+    adversary: Adversary | null,
+    discriminator: Discriminator | null,
+    aeOptimizer: tf.AdamOptimizer,
+    dOptimizer: tf.AdamOptimizer | null,
+  ): Promise<'completed' | 'aborted'> {
+    const o = this.options;
+    const counts = { normal: data.normal.size, anomalies: data.anomalies?.size ?? 0 };
+    const save = () => this.save(state, imageSize, counts, autoencoder, discriminator, aeOptimizer, dOptimizer);
+    while (state.epoch < o.epochs) {
+      // The epoch's batches come from the generator state at its start, so a run resumed in
+      // the middle of an epoch regenerates the same batches and skips the ones already done.
+      const epochRng = Rng.fromState(state.epochRng);
+      const batches = epochBatches(data.normal.size, o.batchSize, epochRng);
+      let started = performance.now();
+      for (let b = state.batchInEpoch; b < batches.length; b++) {
+        if (callbacks.signal?.aborted) {
+          state.partialSeconds += (performance.now() - started) / 1000;
+          if (o.checkpointDir !== null) await save();
+          return 'aborted';
+        }
+        const normal = data.normal.batch(batches[b]);
+        const anomalyIndices = state.anomalies?.next() ?? null;
+        const anomalies = anomalyIndices === null ? null : (data.anomalies as ImageDataset).batch(anomalyIndices);
+        let values: StepValues;
+        try {
+          this.checkBatch(normal, 'data.normal', batches[b].length, imageSize);
+          if (anomalies !== null) this.checkBatch(anomalies, 'data.anomalies', (anomalyIndices as number[]).length, imageSize);
+          values = await this.step(normal, anomalies, autoencoder, adversary, discriminator, aeOptimizer, dOptimizer);
+        } finally {
+          normal.dispose();
+          anomalies?.dispose();
+        }
+        state.step += 1;
+        state.batchInEpoch = b + 1;
+        const p = state.partial;
+        p.steps += 1;
+        p.lRec += values.lRec;
+        p.lAdv += values.lAdv;
+        p.lD += values.lD;
+        p.lAe += values.lAe;
+        if (callbacks.onStep) {
+          const pause = performance.now();
+          await callbacks.onStep({
+            step: state.step,
+            epoch: state.epoch + 1,
+            batch: b,
+            ...values,
+            anomalies: anomalyIndices?.length ?? 0,
+          });
+          started += performance.now() - pause;
+        }
+      }
+      const p = state.partial;
+      const log: EpochLog = {
+        epoch: state.epoch + 1,
+        steps: p.steps,
+        lRec: p.lRec / p.steps,
+        lAdv: p.lAdv / p.steps,
+        lD: p.lD / p.steps,
+        lAe: p.lAe / p.steps,
+        validationAuroc: null,
+        seconds: state.partialSeconds + (performance.now() - started) / 1000,
+      };
+      if (data.validation !== undefined) {
+        log.validationAuroc = await this.validate(autoencoder, data.validation);
+        if (state.best === null || log.validationAuroc > state.best.auroc) {
+          if (state.best !== null) tf.dispose([...state.best.weights.values()]);
+          const weights = new Map([...autoencoder.parameters()].map(([name, v]) => [name, tf.clone(v)]));
+          state.best = { epoch: log.epoch, auroc: log.validationAuroc, weights };
+        }
+      }
+      state.history.push(log);
+      state.epoch += 1;
+      state.batchInEpoch = 0;
+      state.epochRng = epochRng.state();
+      state.partial = zeroSums();
+      state.partialSeconds = 0;
+      if (o.checkpointDir !== null) await save();
+      if (callbacks.onEpoch) await callbacks.onEpoch(log, autoencoder);
+    }
+    return 'completed';
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // one training step (SPEC §4)
+
+  private async step(
+    normal: tf.Tensor4D,
+    anomalies: tf.Tensor4D | null,
+    autoencoder: FeatureAutoEncoder,
+    adversary: Adversary | null,
+    discriminator: Discriminator | null,
+    aeOptimizer: tf.AdamOptimizer,
+    dOptimizer: tf.AdamOptimizer | null,
+  ): Promise<StepValues> {
+    const w = this.weights;
+    const n = normal.shape[0];
+
+    // Frozen features of N ∪ A in one pass, split back into F(N) and F(A).
+    const maps = tf.tidy(() => this.extractor.extract(anomalies === null ? normal : tf.concat([normal, anomalies])));
+    const fN = anomalies === null ? maps : maps.map((m) => batchSlice(m, 0, n));
+    const fA = anomalies === null ? null : maps.map((m) => batchSlice(m, n));
+    if (anomalies !== null) tf.dispose(maps);
+
+    const kept: tf.Tensor[] = [];
+    const keep = <T extends tf.Tensor>(t: T): T => {
+      kept.push(t);
+      return tf.keep(t);
+    };
+    let lRec: tf.Scalar | null = null;
+    let lAdv: tf.Scalar | null = null;
+    let lD: tf.Scalar | null = null;
+    let dNorm: tf.Scalar | null = null;
+    try {
+      const aeParameters = autoencoder.parameters();
+      const aeVariables = [...aeParameters.values()];
+      const { value: lAe, grads } = tf.variableGrads(() => {
+        // R = G(F(N)) ∪ G(F(A)), paper eq. 1 (taped: the auto-encoder's gradients flow through it).
+        const inputs = fA === null ? fN : fN.map((m, i) => tf.concat([m, fA[i]]));
+        const recon = autoencoder.reconstruct(inputs);
+        const rN = fA === null ? recon : recon.map((r) => batchSlice(r, 0, n));
+        const rA = fA === null ? null : recon.map((r) => batchSlice(r, n));
+        lRec = keep(reconstructionLoss(fN, rN));
+        let objective = this.options.strategy.reconstructionObjective(
+          {
+            normal: { features: fN, reconstructions: rN },
+            anomalous: fA === null || rA === null ? null : { features: fA, reconstructions: rA },
+          },
+          w,
+        );
+        if (adversary !== null && discriminator !== null && dOptimizer !== null && fA !== null) {
+          [lD, dNorm] = this.discriminatorStep(fN, fA, recon, adversary, discriminator, dOptimizer).map(keep);
+          // L_adv with the updated discriminator (as the authors' code), paper eqs. 9 / 12 / 7.
+          lAdv = keep(adversary.generatorLoss(discriminator.forward(recon), w));
+          objective = tf.add(objective, tf.mul(w.lambda, lAdv));
+        }
+        return objective;
+      }, aeVariables);
+      kept.push(lAe);
+      applyInOrder(
+        aeOptimizer,
+        aeParameters,
+        aeVariables.map((v) => grads[v.name] ?? null),
+      );
+      tf.dispose(Object.values(grads));
+      const read = async (t: tf.Tensor | null) => (t === null ? 0 : (await t.data())[0]);
+      return {
+        lRec: await read(lRec),
+        lAdv: await read(lAdv),
+        lD: await read(lD),
+        lAe: await read(lAe),
+        dGradNorm: await read(dNorm),
+      };
+    } finally {
+      tf.dispose(kept);
+      tf.dispose(fN);
+      if (fA !== null) tf.dispose(fA);
+    }
+  }
+
+  /**
+   * The discriminator's update (SPEC §4): loss on D(F(N)), D(F(A)), D(R), gradients with
+   * respect to D's parameters only, global-norm clipping, one Adam step.
+   *
+   * @returns the loss and the gradient norm before clipping.
+   */
+  private discriminatorStep(
+    fN: tf.Tensor4D[],
+    fA: tf.Tensor4D[],
+    recon: tf.Tensor4D[],
+    adversary: Adversary,
+    discriminator: Discriminator,
+    optimizer: tf.AdamOptimizer,
+  ): [tf.Scalar, tf.Scalar] {
+    const parameters = discriminator.parameters();
+    const variables = [...parameters.values()];
+    const { value, grads } = tf.variableGrads(
+      () =>
+        adversary.discriminatorLoss(
+          {
+            normal: discriminator.forward(fN),
+            anomalous: adversary.seesAnomalies ? discriminator.forward(fA) : [],
+            reconstructed: discriminator.forward(recon),
+          },
+          this.weights,
+        ),
+      variables,
+    );
+    const present = variables.map((v) => grads[v.name] ?? null);
+    const { clipped, norm } = clipByGlobalNorm(
+      present.filter((g): g is tf.Tensor => g !== null),
+      this.options.clipNorm,
+    );
+    let next = 0;
+    applyInOrder(
+      optimizer,
+      parameters,
+      present.map((g) => (g === null ? null : clipped[next++])),
+    );
+    tf.dispose(Object.values(grads));
+    tf.dispose(clipped);
+    return [value, norm];
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // validation
+
+  /** Image AUROC of the current auto-encoder on the validation split (scores as at test time). */
+  private async validate(autoencoder: FeatureAutoEncoder, validation: ValidationSet): Promise<number> {
+    const scorer = new Scorer({
+      extractor: this.extractor,
+      autoencoder,
+      sigma: this.options.sigma,
+      topK: this.options.topK,
+      keepMaps: false,
+    });
+    const { size } = validation.images;
+    const batchSize = this.options.batchSize;
+    function* batches(): Generator<tf.Tensor4D> {
+      for (let start = 0; start < size; start += batchSize) {
+        const indices = Array.from({ length: Math.min(batchSize, size - start) }, (_, i) => start + i);
+        const batch = validation.images.batch(indices);
+        try {
+          yield batch;
+        } finally {
+          batch.dispose();
+        }
+      }
+    }
+    const { scores } = await scorer.score(batches());
+    return imageAuroc(validation.labels, scores);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // checks
+
+  /** Validates the datasets; returns the image size [H, W]. */
+  private checkData(data: TrainingData): [number, number] {
+    if (typeof data !== 'object' || data === null) {
+      throw new InvalidArgumentError('data', 'an object { normal, anomalies?, validation? }', String(data));
+    }
+    const { batchSize } = this.options;
+    const size = probeImageSize(data.normal, 'data.normal', batchSize);
+    const minimum = FeatureAutoEncoder.minimumInputSize(this.layers);
+    if (Math.min(size[0], size[1]) < minimum) {
+      throw new InvalidArgumentError(
+        'data.normal',
+        `images of at least ${minimum}×${minimum} pixels for layers [${this.layers.join(', ')}] ` +
+          '(smaller inputs leave a 1×1 bottleneck, on which instance norm is undefined)',
+        `${size[0]}×${size[1]}`,
+      );
+    }
+    if (size[0] === size[1]) {
+      try {
+        FeatureAutoEncoder.validateInputSize(size[0], this.layers);
+      } catch (e) {
+        if (e instanceof InvalidArgumentError) {
+          throw new InvalidArgumentError('data.normal', e.message.replace(/^Invalid size: expected /, '').replace(/\.$/, ''));
+        }
+        throw e;
+      }
+    }
+    const same = (name: string, other: [number, number]) => {
+      if (other[0] !== size[0] || other[1] !== size[1]) {
+        throw new ShapeMismatchError(`${name} image size`, `${size[0]}×${size[1]} (as data.normal)`, `${other[0]}×${other[1]}`);
+      }
+    };
+    if (data.anomalies !== undefined) {
+      const anomalySize = probeImageSizeIfAny(data.anomalies, 'data.anomalies');
+      if (anomalySize !== null) same('data.anomalies', anomalySize);
+    }
+    if (data.validation !== undefined) {
+      const v = data.validation;
+      if (typeof v !== 'object' || v === null || !(v.labels instanceof Uint8Array)) {
+        throw new InvalidArgumentError('data.validation', '{ images: ImageDataset, labels: Uint8Array }');
+      }
+      same('data.validation.images', probeImageSize(v.images, 'data.validation.images'));
+      if (v.labels.length !== v.images.size) {
+        throw new ShapeMismatchError('data.validation.labels', `${v.images.size} labels (one per image)`, String(v.labels.length));
+      }
+      if (v.labels.some((l) => l !== 0 && l !== 1)) {
+        throw new InvalidArgumentError('data.validation.labels', 'only 0 (normal) and 1 (anomalous)');
+      }
+      if (!v.labels.includes(0) || !v.labels.includes(1)) {
+        throw new InvalidArgumentError('data.validation.labels', 'both normal (0) and anomalous (1) images (AUROC needs both)');
+      }
+    }
+    return size;
+  }
+
+  private checkBatch(batch: tf.Tensor4D, name: string, count: number, size: [number, number]): void {
+    const [n, h, w, c] = batch.shape;
+    if (batch.rank !== 4 || n !== count || h !== size[0] || w !== size[1] || c !== 3) {
+      throw new ShapeMismatchError(`${name}.batch(…)`, `[${count}, ${size[0]}, ${size[1]}, 3]`, `[${batch.shape.join(', ')}]`);
+    }
+  }
+
+  private checkAutoencoderChannels(autoencoder: FeatureAutoEncoder): void {
+    const expected = autoencoder.channels.join(', ');
+    const found = this.extractor.channels.join(', ');
+    if (expected !== found) {
+      throw new ShapeMismatchError(
+        `extractor channels for a ${this.backbone} auto-encoder on [${this.layers.join(', ')}]`,
+        `[${expected}]`,
+        `[${found}]`,
+      );
+    }
+  }
+
+  /** Channels and spatial sizes of the feature maps, read from one extracted image. */
+  private mapShapes(normal: ImageDataset): { channels: number[]; sizes: number[] } {
+    const images = normal.batch([0]);
+    const maps = this.extractor.extract(images);
+    images.dispose();
+    const shapes = { channels: maps.map((m) => m.shape[3]), sizes: maps.map((m) => m.shape[1]) };
+    tf.dispose(maps);
+    return shapes;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // checkpoints
+
+  private async save(
+    state: RunState,
+    imageSize: [number, number],
+    counts: { normal: number; anomalies: number },
+    autoencoder: FeatureAutoEncoder,
+    discriminator: Discriminator | null,
+    aeOptimizer: tf.AdamOptimizer,
+    dOptimizer: tf.AdamOptimizer | null,
+  ): Promise<void> {
+    const tensors = new Map<CheckpointFile, Map<string, tf.Tensor>>();
+    const aeParameters = autoencoder.parameters();
+    tensors.set('autoencoder', aeParameters);
+    const aeAdam = await adamState(aeOptimizer, aeParameters);
+    tensors.set('ae-adam', aeAdam.tensors);
+    let dScalars: AdamScalars | null = null;
+    if (discriminator !== null && dOptimizer !== null) {
+      const dParameters = discriminator.parameters();
+      tensors.set('discriminator', dParameters);
+      const dAdam = await adamState(dOptimizer, dParameters);
+      tensors.set('d-adam', dAdam.tensors);
+      dScalars = dAdam.scalars;
+    }
+    if (state.best !== null) tensors.set('best-autoencoder', state.best.weights);
+    await writeCheckpoint(
+      this.options.checkpointDir as string,
+      {
+        format: 'ckaad-checkpoint',
+        version: 1,
+        options: optionsRecord(this.options),
+        model: { backbone: this.backbone, layers: [...this.layers], imageSize },
+        data: counts,
+        progress: {
+          epoch: state.epoch,
+          batchInEpoch: state.batchInEpoch,
+          step: state.step,
+          epochRng: state.epochRng,
+          anomaly: state.anomalies?.state() ?? null,
+          partial: { ...state.partial },
+          partialSeconds: state.partialSeconds,
+        },
+        history: state.history,
+        best: state.best === null ? null : { epoch: state.best.epoch, auroc: state.best.auroc },
+        adam: { ae: aeAdam.scalars, d: dScalars },
+      },
+      tensors,
+    );
+  }
+
+  /** Loads the checkpoint of `checkpointDir` (if any) into the fresh run state and networks. */
+  private async restore(
+    state: RunState,
+    imageSize: [number, number],
+    autoencoder: FeatureAutoEncoder,
+    discriminator: Discriminator | null,
+    aeOptimizer: tf.AdamOptimizer,
+    dOptimizer: tf.AdamOptimizer | null,
+    data: TrainingData,
+  ): Promise<void> {
+    const found = await readCheckpoint(this.options.checkpointDir as string);
+    if (found === null) return;
+    const { state: saved, filesDir } = found;
+    this.checkCompatible(saved, imageSize, discriminator !== null, data);
+    const file = (name: CheckpointFile) => `${filesDir}/${name}.safetensors`;
+
+    const aeParameters = autoencoder.parameters();
+    await loadParameters(aeParameters, file('autoencoder'));
+    await this.restoreOptimizer(aeOptimizer, aeParameters, file('ae-adam'), saved.adam.ae);
+    if (discriminator !== null && dOptimizer !== null) {
+      const dParameters = discriminator.parameters();
+      await loadParameters(dParameters, file('discriminator'));
+      await this.restoreOptimizer(dOptimizer, dParameters, file('d-adam'), saved.adam.d as AdamScalars);
+    }
+    if (saved.best !== null) {
+      const weights = await loadTensors(file('best-autoencoder'), parameterShapes(aeParameters));
+      state.best = { ...saved.best, weights };
+    }
+    const p = saved.progress;
+    state.epoch = p.epoch;
+    state.batchInEpoch = p.batchInEpoch;
+    state.step = p.step;
+    state.epochRng = [...p.epochRng];
+    state.partial = { ...p.partial };
+    state.partialSeconds = p.partialSeconds;
+    state.history = saved.history.map((h) => ({ ...h }));
+    if (state.anomalies !== null && p.anomaly !== null) {
+      state.anomalies = AnomalyCycler.fromState(state.anomalies.size, this.options.batchSize, p.anomaly);
+    }
+  }
+
+  private async restoreOptimizer(
+    optimizer: tf.AdamOptimizer,
+    parameters: Map<string, tf.Variable>,
+    path: string,
+    scalars: AdamScalars,
+  ): Promise<void> {
+    const tensors = scalars.iterations === 0 ? new Map<string, tf.Tensor>() : await loadTensors(path, adamShapes(parameters));
+    await restoreAdam(optimizer, parameters, tensors, scalars);
+    tf.dispose([...tensors.values()]);
+  }
+
+  /** Throws unless the checkpoint was written by a run with the same options, model and data layout. */
+  private checkCompatible(saved: CheckpointState, imageSize: [number, number], hasDiscriminator: boolean, data: TrainingData): void {
+    const mismatch = (what: string, expected: string, found: string) => {
+      throw new InvalidArgumentError(
+        'options.resume',
+        `a checkpoint in ${this.options.checkpointDir} written with the same ${what} (${expected})`,
+        found,
+      );
+    };
+    const current = optionsRecord(this.options);
+    const keys = new Set([...Object.keys(current), ...Object.keys(saved.options)]);
+    const differing = [...keys].filter((k) => current[k] !== saved.options[k]);
+    if (differing.length > 0) {
+      mismatch(
+        'options',
+        differing.map((k) => `${k} = ${String(current[k])}`).join(', '),
+        differing.map((k) => `${k} = ${String(saved.options[k])}`).join(', '),
+      );
+    }
+    const model = `${this.backbone} [${this.layers.join(', ')}] at ${imageSize.join('×')}`;
+    const savedModel = `${saved.model.backbone} [${saved.model.layers.join(', ')}] at ${saved.model.imageSize.join('×')}`;
+    if (model !== savedModel) mismatch('model', model, savedModel);
+    if (hasDiscriminator !== saved.contents.includes('discriminator')) {
+      mismatch('use of a discriminator', String(hasDiscriminator), String(!hasDiscriminator));
+    }
+    const counts = `${data.normal.size} normal, ${data.anomalies?.size ?? 0} anomalous images`;
+    const savedCounts = `${saved.data.normal} normal, ${saved.data.anomalies} anomalous images`;
+    if (counts !== savedCounts) mismatch('training data', counts, savedCounts);
+  }
+}

@@ -1,6 +1,6 @@
 import { defineConfig } from 'tsup';
 
-// `npm run build` empties dist/ first; the two configs below run side by side.
+// `npm run build` empties dist/ first; the configs below run side by side.
 export default defineConfig([
   {
     // The library: ESM + CJS with type declarations for both.
@@ -14,6 +14,19 @@ export default defineConfig([
     treeshake: true,
     // tfjs-core's gradient definitions ship only as extensionless ESM under dist/, which Node
     // cannot load: bundle them (and the tfjs-core internals they use); tfjs-core itself stays external.
+    noExternal: [/^@tensorflow\/tfjs-core\/dist\//],
+  },
+  {
+    // The feature worker thread of CKAADTrainer (src/training/feature-worker.ts): started with
+    // `new Worker('<dist>/feature-worker.js')` by the library (ESM or CJS build), so it must be
+    // a built, self-contained ESM file next to index.js.
+    entry: { 'feature-worker': 'src/training/feature-worker.ts' },
+    format: ['esm'],
+    dts: false,
+    sourcemap: true,
+    clean: false,
+    target: 'node20',
+    splitting: false,
     noExternal: [/^@tensorflow\/tfjs-core\/dist\//],
   },
   {

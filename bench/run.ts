@@ -15,6 +15,7 @@ const GROUPS: Record<string, () => Promise<{ run: BenchFn }>> = {
   metrics: () => import('./metrics.js'),
   backbone: () => import('./backbone.js'),
   kernels: () => import('./kernels.js'),
+  training: () => import('./training.js'),
 };
 
 function formatTable(rows: BenchRow[]): string {

@@ -11,7 +11,8 @@
  *   registered by the application first, which ckaad never does for it.
  * - `ensureBackend()` is what ckaad's own entry points call: it keeps whatever the
  *   application selected or registered (a user-injected backend always wins) and only
- *   loads {@link DEFAULT_BACKEND} when nothing is registered at all.
+ *   loads the default backend ('wasm' in Node, with 'cpu' as the fallback) when
+ *   nothing is registered at all.
  *
  * Once a backend is ready, both also register tfjs-core's gradient functions that are
  * still missing (tfjs-core registers none by itself) and ckaad's fast convolution-
@@ -25,7 +26,7 @@ import { loadBundledBackend, validateWasmOptions } from './bundled.js';
 import { ensureGradients } from './gradients.js';
 import { registerFastKernels } from './kernels/index.js';
 import type { WasmOptions } from './bundled.js';
-import { DEFAULT_BACKEND, FALLBACK_ORDER, isBundledBackend, registrationHint } from './names.js';
+import { defaultCandidates, isBundledBackend, registrationHint } from './names.js';
 import type { BackendName } from './names.js';
 
 /** Options of {@link useBackend}. All are for the wasm backend only. */
@@ -82,8 +83,10 @@ export async function useBackend(name: BackendName, options: UseBackendOptions =
  *    (importing @tensorflow/tfjs-node or -node-gpu registers and selects 'tensorflow');
  * 2. else the highest-priority backend the application registered without selecting it,
  *    as `tf.ready()` chooses it;
- * 3. else {@link DEFAULT_BACKEND}, then the rest of {@link FALLBACK_ORDER}, loaded from
- *    ckaad's own dependencies (also when every registered backend failed to initialise).
+ * 3. else, loaded from ckaad's own dependencies (also when every registered backend failed
+ *    to initialise): in Node `DEFAULT_BACKEND` ('wasm'), falling back to 'cpu' if it
+ *    cannot initialise; in browsers 'cpu' (wasm there needs `useBackend('wasm', { wasmPaths })`).
+ *    See {@link defaultCandidates}.
  *
  * Then, as {@link useBackend}, registers missing gradients and the fast kernels.
  *
@@ -92,7 +95,7 @@ export async function useBackend(name: BackendName, options: UseBackendOptions =
  * @example
  * ```ts
  * import { ensureBackend } from 'ckaad';
- * const name = await ensureBackend(); // 'cpu' unless the application chose another
+ * const name = await ensureBackend(); // 'wasm' in Node unless the application chose another
  * ```
  */
 export async function ensureBackend(): Promise<string> {
@@ -107,7 +110,7 @@ export async function ensureBackend(): Promise<string> {
       failures.push(`registered backends (${tf.engine().backendNames().join(', ')}): ${(err as Error).message}`);
     }
   }
-  const candidates = [DEFAULT_BACKEND, ...FALLBACK_ORDER.filter((b) => b !== DEFAULT_BACKEND)];
+  const candidates = defaultCandidates();
   for (let i = 0; !ready && i < candidates.length; i++) {
     try {
       await selectBackend(candidates[i], {});

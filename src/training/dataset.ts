@@ -5,12 +5,15 @@
  * `preprocessImages`: resized, scaled, ImageNet-normalised, `[n, H, W, 3]`) by index. The
  * trainer only ever asks for the indices of one batch at a time, so a dataset can keep its
  * images in memory ({@link tensorDataset}), read them from disk, or synthesise them per
- * request (elastic anomalies) behind the same two members.
+ * request (elastic anomalies) behind the same two members. Two optional members tell the
+ * trainer more: whether a dataset is `random` (its features cannot be cached) and a
+ * `recipe` to rebuild it in a worker thread.
  */
 
 import * as tf from '@tensorflow/tfjs-core';
 
 import { InvalidArgumentError, ShapeMismatchError } from '../errors.js';
+import type { DatasetRecipe } from './worker-protocol.js';
 
 /**
  * A random-access collection of preprocessed images.
@@ -31,6 +34,19 @@ export interface ImageDataset {
    * same H and W.
    */
   batch(indices: readonly number[]): tf.Tensor4D;
+  /**
+   * True when `batch` draws new images on every call (e.g. elastic anomalies), false when
+   * the same indices always give the same images. The trainer caches the features of
+   * non-random datasets only. Optional: when absent, the trainer finds out by drawing
+   * image 0 twice.
+   */
+  readonly random?: boolean;
+  /**
+   * How to rebuild this dataset in a worker thread (plain data, see {@link DatasetRecipe}).
+   * Optional: datasets with a recipe can be read and run through the backbone on a second
+   * core while the main thread trains (`TrainerOptions.worker`).
+   */
+  readonly recipe?: DatasetRecipe;
 }
 
 /** A labelled held-out split for model selection (never the test set). */
@@ -62,6 +78,7 @@ export function tensorDataset(images: tf.Tensor4D): ImageDataset {
   const size = images.shape[0];
   return {
     size,
+    random: false,
     batch(indices: readonly number[]): tf.Tensor4D {
       checkIndices(indices, size, 'indices');
       return tf.tidy(() => tf.gather(images, tf.tensor1d(Array.from(indices), 'int32')));
@@ -114,4 +131,26 @@ export function probeImageSize(dataset: ImageDataset, name: string, minSize = 1)
 export function probeImageSizeIfAny(dataset: ImageDataset, name: string): [number, number] | null {
   if (typeof dataset === 'object' && dataset !== null && dataset.size === 0) return null;
   return probeImageSize(dataset, name);
+}
+
+/**
+ * Whether `dataset` draws new images on every `batch` call: its `random` flag if set, true
+ * for an elastic recipe, else found out by drawing image 0 twice and comparing (so a dataset
+ * without the flag is probed the same way whatever the trainer's settings, and its random
+ * stream stays the same).
+ */
+export function isRandomDataset(dataset: ImageDataset): boolean {
+  if (typeof dataset.random === 'boolean') return dataset.random;
+  if (dataset.recipe?.kind === 'elastic') return true;
+  const [a, b] = [dataset.batch([0]), dataset.batch([0])];
+  try {
+    const x = a.dataSync();
+    const y = b.dataSync();
+    if (x.length !== y.length) return true;
+    for (let i = 0; i < x.length; i++) if (!Object.is(x[i], y[i])) return true;
+    return false;
+  } finally {
+    a.dispose();
+    b.dispose();
+  }
 }

@@ -3,6 +3,7 @@
  */
 
 import type { FeatureAutoEncoder } from '../autoencoder/autoencoder.js';
+import type { FeatureProviderStats } from './features.js';
 
 /** Losses of one training step (plain numbers), passed to `onStep`. */
 export interface StepLog {
@@ -63,4 +64,9 @@ export interface TrainingResult {
   steps: number;
   /** The best validation epoch and its AUROC, or null without a validation split. */
   best: { epoch: number; auroc: number } | null;
+  /**
+   * Where the run's backbone features came from: images computed vs served from the feature
+   * cache, the cache's contents, and the feature worker's backend (null without one).
+   */
+  features?: FeatureProviderStats;
 }

@@ -4,6 +4,9 @@
  */
 
 import { InvalidArgumentError } from '../errors.js';
+import { resolveFeatureCacheOptions } from './feature-cache.js';
+import type { FeatureCacheOptions, ResolvedFeatureCacheOptions } from './feature-cache.js';
+import type { WorkerOption } from './features.js';
 import { CKAPatch } from './strategies.js';
 import type { LossWeights, Strategy } from './strategies.js';
 
@@ -49,6 +52,28 @@ export interface TrainerOptions {
   sigma?: number;
   /** Image score used for validation: mean of the top-k map values, or 'mean'. Default 100. */
   topK?: number | 'mean';
+  /**
+   * Cache of the frozen backbone's features for datasets whose images never change (normal
+   * images, real labelled anomalies): each image's features are computed once per run and
+   * reused every epoch. Random datasets (elastic anomalies) are always computed afresh.
+   * `false` turns the cache off. Default `{}`: float32 (same losses as without the cache),
+   * up to 1 GiB in memory, nothing on disk — see {@link FeatureCacheOptions}.
+   */
+  featureCache?: FeatureCacheOptions | false;
+  /**
+   * Compute features in a worker thread, on another core, one step ahead of training:
+   * reading and synthesising the images (elastic anomalies) and running the backbone.
+   * Applies to datasets with a `recipe` (see `ImageDataset.recipe`) and needs
+   * `TrainerModel.extractorOptions` and the cpu or wasm backend.
+   * - `'auto'` (default): use a worker when all that holds and the machine has two or more
+   *   cores (and ckaad runs from its built package, which contains the worker script);
+   * - `true`: always; throws InvalidArgumentError naming what is missing otherwise;
+   * - `{ file }`: as `true`, with an explicit path to the built `feature-worker.js`;
+   * - `false`: never.
+   * Elastic anomalies drawn in the worker come from the worker's own generator (seeded
+   * alike): a different, equally distributed sequence than without a worker.
+   */
+  worker?: WorkerOption;
 }
 
 /** {@link TrainerOptions} with every default filled in. */
@@ -64,6 +89,8 @@ export interface ResolvedTrainerOptions extends LossWeights {
   readonly resume: boolean;
   readonly sigma: number;
   readonly topK: number | 'mean';
+  readonly featureCache: ResolvedFeatureCacheOptions | false;
+  readonly worker: WorkerOption;
 }
 
 /** Defaults of {@link TrainerOptions} (the loss weights only when the strategy has none). */
@@ -136,6 +163,8 @@ export function resolveTrainerOptions(options: TrainerOptions = {}): ResolvedTra
     resume: options.resume ?? false,
     sigma: options.sigma ?? TRAINER_DEFAULTS.sigma,
     topK: options.topK ?? TRAINER_DEFAULTS.topK,
+    featureCache: resolveFeatureCacheOptions(options.featureCache),
+    worker: options.worker ?? 'auto',
   };
   if (!isNumber(r.gamma) || !(r.gamma > 0 && r.gamma <= 1)) {
     throw new InvalidArgumentError('options.gamma', 'a number in (0, 1]', String(r.gamma));
@@ -169,6 +198,12 @@ export function resolveTrainerOptions(options: TrainerOptions = {}): ResolvedTra
   if (typeof r.resume !== 'boolean') {
     throw new InvalidArgumentError('options.resume', 'a boolean', String(r.resume));
   }
+  const w = r.worker;
+  const validWorker =
+    w === 'auto' || typeof w === 'boolean' || (typeof w === 'object' && w !== null && typeof w.file === 'string' && w.file.length > 0);
+  if (!validWorker) {
+    throw new InvalidArgumentError('options.worker', "'auto', true, false or { file: path of feature-worker.js }", JSON.stringify(w));
+  }
   if (r.resume && r.checkpointDir === null) {
     throw new InvalidArgumentError('options.resume', 'to be used together with options.checkpointDir', 'resume without a directory');
   }
@@ -178,7 +213,8 @@ export function resolveTrainerOptions(options: TrainerOptions = {}): ResolvedTra
 /**
  * The options that define a run's results, as JSON-serialisable data (for checkpoints and the
  * saved model). `epochs`, `checkpointDir` and `resume` are left out: a resumed run may train
- * for more epochs than the original.
+ * for more epochs than the original; so are `featureCache` and `worker`, which decide how
+ * features are computed, not what they are.
  */
 export function optionsRecord(r: ResolvedTrainerOptions): Record<string, number | string> {
   return {

@@ -5,8 +5,11 @@
  *
  * One step, for a normal batch N and an anomaly batch A:
  *
- *   F(N), F(A)            frozen backbone features (one pass over N ∪ A; BatchNorm in eval
- *                         mode is per image, so batching them together is exact)
+ *   F(N), F(A)            frozen backbone features from the run's FeatureProvider (features.ts):
+ *                         computed once per image and cached for datasets that never change,
+ *                         afresh for random ones (elastic anomalies), on the main thread or one
+ *                         step ahead in a worker thread; BatchNorm in eval mode is per image, so
+ *                         an image's features do not depend on how images are batched
  *   R = G(F(N) ∪ F(A))    reconstructions (instance norm is per image too)
  *   discriminator step    L_D(D(F(N)), D(F(A)), D(R)) → gradients w.r.t. D's parameters only
  *                         (the inputs are thereby detached), global-norm clipping to 1.0,
@@ -16,9 +19,11 @@
  *
  * The discriminator step runs inside the auto-encoder's gradient function, after R is
  * computed, so R is computed once per step as in the authors' code (a separate forward pass
- * for the discriminator would cost a third more auto-encoder compute). tfjs supports this
- * nesting: the inner `variableGrads` only follows paths from D's variables, and D's update
- * lies on no path from the auto-encoder's variables to the auto-encoder loss.
+ * for the discriminator would cost a third more auto-encoder compute). It runs off the
+ * auto-encoder's gradient tape ({@link untaped}): R enters it detached, and none of its
+ * operations or saved tensors burden the auto-encoder's backward pass. Both gradient passes
+ * use {@link leanVariableGrads}, which frees what backpropagation no longer needs as it goes
+ * (the paper's 16 + 16 images at 256×256 would not fit a 4 GB wasm heap otherwise).
  *
  * Without anomalies (no anomaly dataset, or a strategy that uses none) every step is the
  * auto-encoder step on L_rec(N) alone, and no discriminator is built.
@@ -29,7 +34,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { FeatureAutoEncoder } from '../autoencoder/autoencoder.js';
 import { ensureBackend } from '../backend/select.js';
 import type { LayerName, ResNetName } from '../backbone/configs.js';
-import type { FeatureExtractor } from '../backbone/extractor.js';
+import type { FeatureExtractor, ResNetExtractorOptions } from '../backbone/extractor.js';
 import type { Discriminator } from '../discriminator/discriminator.js';
 import { InvalidArgumentError, ShapeMismatchError } from '../errors.js';
 import { reconstructionLoss } from '../losses/reconstruction.js';
@@ -42,12 +47,16 @@ import { AnomalyCycler, epochBatches } from './batches.js';
 import { readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import type { CheckpointFile, CheckpointState, LossSums } from './checkpoint.js';
 import { clipByGlobalNorm } from './clip.js';
-import { probeImageSize, probeImageSizeIfAny } from './dataset.js';
+import { isRandomDataset, probeImageSize, probeImageSizeIfAny } from './dataset.js';
 import type { ImageDataset, ValidationSet } from './dataset.js';
 import type { EpochLog, StepLog, TrainingResult } from './history.js';
 import { optionsRecord, resolveTrainerOptions } from './options.js';
 import type { ResolvedTrainerOptions, TrainerOptions } from './options.js';
 import type { Adversary, LossWeights } from './strategies.js';
+import type { MapShape } from './feature-cache.js';
+import { createFeatureProvider } from './features.js';
+import type { FeatureProvider } from './features.js';
+import { leanVariableGrads, untaped } from './lean-gradients.js';
 import { loadParameters, loadTensors, parameterShapes } from './weights.js';
 
 /** The networks a {@link CKAADTrainer} trains on top of. */
@@ -61,6 +70,12 @@ export interface TrainerModel {
   backbone?: ResNetName;
   /** Reconstructed layers. Default: the extractor's `layers`; required for other extractors. */
   layers?: LayerName[];
+  /**
+   * The `createResNetExtractor` options `extractor` was built with (weights as a path,
+   * bytes or `'random'`): lets a feature worker thread rebuild the same extractor
+   * (`TrainerOptions.worker`). Optional; without it features are computed on the main thread.
+   */
+  extractorOptions?: ResNetExtractorOptions;
 }
 
 /** The data of one training run. */
@@ -148,6 +163,7 @@ export class CKAADTrainer {
   /** The reconstructed layers, shallow → deep. */
   readonly layers: LayerName[];
   private readonly extractor: FeatureExtractor;
+  private readonly extractorOptions: ResNetExtractorOptions | null;
   private readonly weights: LossWeights;
 
   /**
@@ -166,6 +182,7 @@ export class CKAADTrainer {
     if (backbone === undefined) throw new InvalidArgumentError('model.backbone', 'a ResNet name (the extractor has no `arch`)');
     if (layers === undefined) throw new InvalidArgumentError('model.layers', 'the reconstructed layers (the extractor has no `layers`)');
     this.extractor = extractor;
+    this.extractorOptions = model.extractorOptions ?? null;
     this.backbone = backbone;
     this.layers = [...layers];
     const { gamma, lambda, margin } = this.options;
@@ -210,16 +227,38 @@ export class CKAADTrainer {
       best: null,
     };
     let finished = false;
+    let provider: FeatureProvider | null = null;
     try {
       this.checkAutoencoderChannels(autoencoder);
+      const shapes = this.mapShapes(data.normal);
       if (adversary !== null) {
-        discriminator = adversary.createDiscriminator({ ...this.mapShapes(data.normal), seed: discriminatorSeed });
+        discriminator = adversary.createDiscriminator({
+          channels: shapes.map((m) => m[2]),
+          sizes: shapes.map((m) => m[0]),
+          seed: discriminatorSeed,
+        });
         dOptimizer = createAdam(o.dLearningRate);
       }
       if (o.resume) {
         await this.restore(state, imageSize, autoencoder, discriminator, aeOptimizer, dOptimizer, data);
       }
-      const status = await this.loop(data, callbacks, state, imageSize, autoencoder, adversary, discriminator, aeOptimizer, dOptimizer);
+      // Decided the same way whatever the cache settings, so random datasets draw the same stream.
+      const random = {
+        normal: isRandomDataset(data.normal),
+        anomalies: useAnomalies && isRandomDataset(data.anomalies as ImageDataset),
+      };
+      provider = await createFeatureProvider({
+        extractor: this.extractor,
+        normal: data.normal,
+        anomalies: useAnomalies ? (data.anomalies as ImageDataset) : null,
+        imageSize,
+        mapShapes: shapes,
+        cache: o.featureCache,
+        worker: o.worker,
+        extractorOptions: this.extractorOptions,
+        random,
+      });
+      const status = await this.loop(data, callbacks, state, provider, autoencoder, adversary, discriminator, aeOptimizer, dOptimizer);
       if (state.best !== null) {
         for (const [name, v] of autoencoder.parameters()) v.assign(state.best.weights.get(name) as tf.Tensor);
       }
@@ -231,8 +270,10 @@ export class CKAADTrainer {
         epochs: state.epoch,
         steps: state.step,
         best: state.best === null ? null : { epoch: state.best.epoch, auroc: state.best.auroc },
+        features: provider.stats(),
       };
     } finally {
+      await provider?.dispose();
       discriminator?.dispose();
       aeOptimizer.dispose();
       dOptimizer?.dispose();
@@ -248,7 +289,7 @@ export class CKAADTrainer {
     data: TrainingData,
     callbacks: FitCallbacks,
     state: RunState,
-    imageSize: [number, number],
+    provider: FeatureProvider,
     autoencoder: FeatureAutoEncoder,
     adversary: Adversary | null,
     discriminator: Discriminator | null,
@@ -256,6 +297,7 @@ export class CKAADTrainer {
     dOptimizer: tf.AdamOptimizer | null,
   ): Promise<'completed' | 'aborted'> {
     const o = this.options;
+    const imageSize = provider.imageSize;
     const counts = { normal: data.normal.size, anomalies: data.anomalies?.size ?? 0 };
     const save = () => this.save(state, imageSize, counts, autoencoder, discriminator, aeOptimizer, dOptimizer);
     while (state.epoch < o.epochs) {
@@ -270,18 +312,12 @@ export class CKAADTrainer {
           if (o.checkpointDir !== null) await save();
           return 'aborted';
         }
-        const normal = data.normal.batch(batches[b]);
         const anomalyIndices = state.anomalies?.next() ?? null;
-        const anomalies = anomalyIndices === null ? null : (data.anomalies as ImageDataset).batch(anomalyIndices);
-        let values: StepValues;
-        try {
-          this.checkBatch(normal, 'data.normal', batches[b].length, imageSize);
-          if (anomalies !== null) this.checkBatch(anomalies, 'data.anomalies', (anomalyIndices as number[]).length, imageSize);
-          values = await this.step(normal, anomalies, autoencoder, adversary, discriminator, aeOptimizer, dOptimizer);
-        } finally {
-          normal.dispose();
-          anomalies?.dispose();
-        }
+        const features = await provider.batch(batches[b], anomalyIndices);
+        // While this step trains, a feature worker (if any) computes the next step's features.
+        const upcoming = this.peekNext(state, b, batches, epochRng, data.normal.size);
+        if (upcoming !== null) provider.prefetch(upcoming.normal, upcoming.anomalies);
+        const values = await this.step(features.normal, features.anomalies, autoencoder, adversary, discriminator, aeOptimizer, dOptimizer);
         state.step += 1;
         state.batchInEpoch = b + 1;
         const p = state.partial;
@@ -336,9 +372,36 @@ export class CKAADTrainer {
   // ---------------------------------------------------------------------------------------
   // one training step (SPEC §4)
 
+  /**
+   * The indices of the step after batch `b` of the current epoch (the first batch of the next
+   * epoch after the last one), computed from copies of the generators' states; null after the
+   * last step of the run.
+   */
+  private peekNext(
+    state: RunState,
+    b: number,
+    batches: number[][],
+    epochRng: Rng,
+    normalSize: number,
+  ): { normal: number[]; anomalies: number[] | null } | null {
+    let normal: number[] | undefined = batches[b + 1];
+    if (normal === undefined) {
+      if (state.epoch + 1 >= this.options.epochs) return null;
+      // The next epoch shuffles with the generator as this epoch's shuffle left it.
+      normal = epochBatches(normalSize, this.options.batchSize, Rng.fromState(epochRng.state()))[0];
+    }
+    const cycler = state.anomalies;
+    const anomalies = cycler === null ? null : AnomalyCycler.fromState(cycler.size, this.options.batchSize, cycler.state()).next();
+    return normal === undefined ? null : { normal, anomalies };
+  }
+
+  /**
+   * One training step on the features of a normal batch (and of an anomaly batch); takes
+   * ownership of the feature tensors.
+   */
   private async step(
-    normal: tf.Tensor4D,
-    anomalies: tf.Tensor4D | null,
+    fN: tf.Tensor4D[],
+    fA: tf.Tensor4D[] | null,
     autoencoder: FeatureAutoEncoder,
     adversary: Adversary | null,
     discriminator: Discriminator | null,
@@ -346,13 +409,7 @@ export class CKAADTrainer {
     dOptimizer: tf.AdamOptimizer | null,
   ): Promise<StepValues> {
     const w = this.weights;
-    const n = normal.shape[0];
-
-    // Frozen features of N ∪ A in one pass, split back into F(N) and F(A).
-    const maps = tf.tidy(() => this.extractor.extract(anomalies === null ? normal : tf.concat([normal, anomalies])));
-    const fN = anomalies === null ? maps : maps.map((m) => batchSlice(m, 0, n));
-    const fA = anomalies === null ? null : maps.map((m) => batchSlice(m, n));
-    if (anomalies !== null) tf.dispose(maps);
+    const n = fN[0].shape[0];
 
     const kept: tf.Tensor[] = [];
     const keep = <T extends tf.Tensor>(t: T): T => {
@@ -366,7 +423,7 @@ export class CKAADTrainer {
     try {
       const aeParameters = autoencoder.parameters();
       const aeVariables = [...aeParameters.values()];
-      const { value: lAe, grads } = tf.variableGrads(() => {
+      const { value: lAe, grads } = leanVariableGrads(() => {
         // R = G(F(N)) ∪ G(F(A)), paper eq. 1 (taped: the auto-encoder's gradients flow through it).
         const inputs = fA === null ? fN : fN.map((m, i) => tf.concat([m, fA[i]]));
         const recon = autoencoder.reconstruct(inputs);
@@ -381,7 +438,8 @@ export class CKAADTrainer {
           w,
         );
         if (adversary !== null && discriminator !== null && dOptimizer !== null && fA !== null) {
-          [lD, dNorm] = this.discriminatorStep(fN, fA, recon, adversary, discriminator, dOptimizer).map(keep);
+          // Off the auto-encoder's tape: R enters the discriminator step detached.
+          [lD, dNorm] = untaped(() => this.discriminatorStep(fN, fA, recon, adversary, discriminator, dOptimizer)).map(keep);
           // L_adv with the updated discriminator (as the authors' code), paper eqs. 9 / 12 / 7.
           lAdv = keep(adversary.generatorLoss(discriminator.forward(recon), w));
           objective = tf.add(objective, tf.mul(w.lambda, lAdv));
@@ -426,7 +484,7 @@ export class CKAADTrainer {
   ): [tf.Scalar, tf.Scalar] {
     const parameters = discriminator.parameters();
     const variables = [...parameters.values()];
-    const { value, grads } = tf.variableGrads(
+    const { value, grads } = leanVariableGrads(
       () =>
         adversary.discriminatorLoss(
           {
@@ -540,13 +598,6 @@ export class CKAADTrainer {
     return size;
   }
 
-  private checkBatch(batch: tf.Tensor4D, name: string, count: number, size: [number, number]): void {
-    const [n, h, w, c] = batch.shape;
-    if (batch.rank !== 4 || n !== count || h !== size[0] || w !== size[1] || c !== 3) {
-      throw new ShapeMismatchError(`${name}.batch(…)`, `[${count}, ${size[0]}, ${size[1]}, 3]`, `[${batch.shape.join(', ')}]`);
-    }
-  }
-
   private checkAutoencoderChannels(autoencoder: FeatureAutoEncoder): void {
     const expected = autoencoder.channels.join(', ');
     const found = this.extractor.channels.join(', ');
@@ -559,12 +610,12 @@ export class CKAADTrainer {
     }
   }
 
-  /** Channels and spatial sizes of the feature maps, read from one extracted image. */
-  private mapShapes(normal: ImageDataset): { channels: number[]; sizes: number[] } {
+  /** Per-image [h, w, c] of every feature map, read from one extracted image. */
+  private mapShapes(normal: ImageDataset): MapShape[] {
     const images = normal.batch([0]);
     const maps = this.extractor.extract(images);
     images.dispose();
-    const shapes = { channels: maps.map((m) => m.shape[3]), sizes: maps.map((m) => m.shape[1]) };
+    const shapes = maps.map((m): MapShape => [m.shape[1], m.shape[2], m.shape[3]]);
     tf.dispose(maps);
     return shapes;
   }

@@ -74,9 +74,11 @@ describe('backend selection in a fresh process', () => {
     expect(r.warnings).toEqual([]);
   });
 
-  it('ensureBackend() loads DEFAULT_BACKEND when nothing is registered, and only it', async () => {
+  it('ensureBackend() loads DEFAULT_BACKEND (wasm) when nothing is registered, and only it', async () => {
     const r = await scenario('default');
-    expect(r.defaultBackend).toBe('cpu');
+    expect(r.defaultBackend).toBe('wasm');
+    expect(r.candidates).toEqual(['wasm', 'cpu']);
+    expect(r.browserCandidates).toEqual(['cpu']);
     expect(r.chosen).toBe(r.defaultBackend);
     expect(r.again).toBe(r.defaultBackend);
     expect(r.active).toBe(r.defaultBackend);
@@ -84,8 +86,17 @@ describe('backend selection in a fresh process', () => {
     // d/dx Σ conv(x, ones 2×2) over a 3×3 input counts the windows covering each pixel.
     expect(r.gradient).toEqual([1, 2, 1, 2, 4, 2, 1, 2, 1]);
     expect(r.addedLater).toEqual([]);
-    // Only tfjs-backend-cpu's "install tfjs-node" notice; no re-registration warning.
-    expect(r.warnings.filter((w) => !/running TensorFlow\.js in Node\.js/.test(w))).toEqual([]);
+    // The fast wasm kernels are installed on the default backend.
+    expect(r.fastWasmKernels).toEqual(expect.arrayContaining(['Conv2DBackpropFilter', 'Identity']));
+    // No notice and no re-registration warning.
+    expect(r.warnings).toEqual([]);
+  });
+
+  it('ensureBackend() falls back to cpu when the wasm binaries cannot be loaded', async () => {
+    const r = await scenario('wasm-unavailable');
+    expect(r.chosen).toBe('cpu');
+    expect(r.sum).toBe(5);
+    expect(r.registered).toEqual(expect.arrayContaining(['wasm', 'cpu']));
   });
 
   it('ensureBackend() picks a backend injected by user code and loads nothing of its own', async () => {
@@ -105,7 +116,7 @@ describe('backend selection in a fresh process', () => {
 
   it('ensureBackend() adds the missing gradients but keeps one the application registered', async () => {
     const r = await scenario('user-gradient');
-    expect(r.chosen).toBe('cpu');
+    expect(r.chosen).toBe('wasm');
     expect(r.reluGradientKept).toBe(true);
     expect(r.reluGradient).toEqual([7, 7]);
     expect(r.conv2dGradient).toBe(true);
@@ -113,8 +124,8 @@ describe('backend selection in a fresh process', () => {
 
   it('ensureBackend() falls back to the default when the user backend cannot initialise', async () => {
     const r = await scenario('broken-user');
-    expect(r.chosen).toBe('cpu');
-    expect(r.registered).toEqual(['broken', 'cpu']);
+    expect(r.chosen).toBe('wasm');
+    expect(r.registered).toEqual(['broken', 'wasm']);
     expect(r.warnings.join('\n')).toMatch(/Initialization of backend broken failed/);
   });
 

@@ -137,6 +137,20 @@ describe('packed tarball', () => {
     });
   }
 
+  it('defaults to wasm, and ships a working feature worker next to both builds', async () => {
+    expect(packedFiles).toContain('dist/feature-worker.js');
+    const r = await runConsumer(project, 'default.mjs');
+    expect(r.backend).toBe('wasm');
+    const installed = join(project, 'node_modules', 'ckaad', 'dist', 'feature-worker.js');
+    expect(r.esmWorker).toBe(installed);
+    expect(r.cjsWorker).toBe(installed);
+    expect(r.workerBackend).toBe('wasm');
+    expect(r.shapes).toEqual([
+      [2, 8, 8, 128],
+      [2, 4, 4, 256],
+    ]);
+  });
+
   it('loading the CJS and the ESM build in one process registers no gradient or kernel twice', async () => {
     const r = await runConsumer(project, 'dual.mjs');
     expect(r.distinctModules).toBe(true); // really two module instances...

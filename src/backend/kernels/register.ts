@@ -17,16 +17,33 @@ import type { FastBackendName } from './tensor-memory.js';
 import { batchMatMulWasmConfig } from './wasm/batch-mat-mul.js';
 import { conv2DBackpropFilterWasmConfig } from './wasm/conv2d-backprop-filter.js';
 import { conv2DBackpropInputWasmConfig } from './wasm/conv2d-backprop-input.js';
+import { gatherV2WasmConfig, sliceWasmConfig } from './wasm/copy.js';
+import { castWasmConfig, identityWasmConfig } from './wasm/identity.js';
+import { meanWasmConfig, sumWasmConfig } from './wasm/reduce.js';
 
 const FAST_CONFIGS: Readonly<Record<FastBackendName, readonly KernelConfig[]>> = {
   cpu: [conv2DBackpropFilterCpuConfig, conv2DBackpropInputCpuConfig, conv2DCpuConfig, batchMatMulCpuConfig],
-  wasm: [conv2DBackpropFilterWasmConfig, conv2DBackpropInputWasmConfig, batchMatMulWasmConfig],
+  wasm: [
+    conv2DBackpropFilterWasmConfig,
+    conv2DBackpropInputWasmConfig,
+    batchMatMulWasmConfig,
+    // Found by profiling a CKAPatch training step (see each file).
+    identityWasmConfig,
+    castWasmConfig,
+    sumWasmConfig,
+    meanWasmConfig,
+    sliceWasmConfig,
+    gatherV2WasmConfig,
+  ],
 };
 
 /**
  * Names of the kernels {@link registerFastKernels} installs on at least one backend:
  * Conv2DBackpropFilter, Conv2DBackpropInput and BatchMatMul (cpu and wasm), Conv2D (cpu
- * only; wasm's XNNPACK convolution is kept). See {@link fastKernelsFor} for one backend.
+ * only; wasm's XNNPACK convolution is kept), and on wasm the memory-bound kernels a training
+ * step spends time in: Identity and Cast (shared buffers instead of copies), Sum and Mean
+ * over non-innermost axes, contiguous Slice and GatherV2 along axis 0. See
+ * {@link fastKernelsFor} for one backend.
  */
 export const fastKernelNames: readonly string[] = Object.freeze([
   ...new Set(Object.values(FAST_CONFIGS).flatMap((configs) => configs.map((c) => c.kernelName))),

@@ -69,8 +69,29 @@ describe('fast kernels on cpu', () => {
 
   it('installs its kernels for cpu only (wasm is not registered here), keeping the originals', () => {
     expect([...fastKernelsFor('cpu')].sort()).toEqual(['BatchMatMul', 'Conv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput']);
-    expect([...fastKernelsFor('wasm')].sort()).toEqual(['BatchMatMul', 'Conv2DBackpropFilter', 'Conv2DBackpropInput']);
-    expect([...fastKernelNames].sort()).toEqual(['BatchMatMul', 'Conv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput']);
+    expect([...fastKernelsFor('wasm')].sort()).toEqual([
+      'BatchMatMul',
+      'Cast',
+      'Conv2DBackpropFilter',
+      'Conv2DBackpropInput',
+      'GatherV2',
+      'Identity',
+      'Mean',
+      'Slice',
+      'Sum',
+    ]);
+    expect([...fastKernelNames].sort()).toEqual([
+      'BatchMatMul',
+      'Cast',
+      'Conv2D',
+      'Conv2DBackpropFilter',
+      'Conv2DBackpropInput',
+      'GatherV2',
+      'Identity',
+      'Mean',
+      'Slice',
+      'Sum',
+    ]);
     expect(fastKernelsFor('webgl')).toEqual([]);
     for (const name of fastKernelsFor('cpu')) {
       expect(isFastKernelInstalled(name, 'cpu')).toBe(true);

@@ -1,0 +1,470 @@
+/**
+ * Training and scoring speed of CKAAD (issue 4), per backend:
+ *
+ *   npm run bench -- training          # after `npm run build` (npm run bench builds first)
+ *   CKAAD_BENCH_QUICK=1 npm run bench -- training   # skips the cpu-with-tfjs-kernels probe, wide_resnet50_2 and the industrial epoch
+ *
+ * - CKAPatch training step, resnet18 {layer2, layer3}, 256×256, 16 normal + 16 anomalous
+ *   images (the features of all 32 are computed in the step, as in the authors' code): ms per
+ *   step, images/s, achieved GFLOP/s (the step's FLOPs — every Conv2D, FusedConv2D,
+ *   Conv2DBackpropInput/Filter and BatchMatMul at the outermost kernel level, counted during
+ *   a step — over its time), peak RSS of the measuring process. On 'wasm' and (when
+ *   @tensorflow/tfjs-node is installed) 'tensorflow' the step is run as is; on 'cpu' one
+ *   2 + 2 step is measured and multiplied by 8 (time and FLOPs are linear in the batch), and
+ *   with tfjs's own cpu kernels (restoreOriginalKernels) one 1 + 1 step at 64×64 is
+ *   extrapolated by its FLOPs (tfjs's Conv2DBackpropFilter makes anything larger take hours).
+ * - Scoring throughput: Scorer over batches of 16 images at 256×256.
+ * - The forward 3×3 convolution rate of the backend (x 8×32×32×128, 128→128), the reference
+ *   of the "60 % of forward-conv GFLOP/s" target.
+ * - wide_resnet50_2 {layer1, layer2, layer3}: the same step on wasm, measured on 1 + 1 images
+ *   and multiplied by 16 (its auto-encoder's activations for 16 + 16 images would need ~25 GB,
+ *   far more than the 4 GB a wasm heap can hold).
+ * - End-to-end epochs with the feature cache and a feature worker (both cores): 64 normal +
+ *   16 real anomalies (medical setting: everything cached after epoch 1) and 64 normal +
+ *   elastic anomalies (industrial setting: anomalies computed afresh in the worker), 2 epochs.
+ *
+ * Every case runs in its own Node process (so peak RSS is the case's own), importing the
+ * built package: training needs tfjs-core's gradient functions, which only the bundle loads.
+ * Random backbone weights and random pixels: speed does not depend on the values.
+ */
+
+import { execFile } from 'node:child_process';
+import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+import * as tf from '@tensorflow/tfjs-core';
+
+import type { BenchFn, BenchRow } from './types.js';
+
+const exec = promisify(execFile);
+
+/** The authors' PyTorch code on the same 2-core machine (issue 4): one CKAPatch step, 16 + 16 images. */
+const PYTORCH = { stepSeconds1Thread: 6.5, stepSeconds2Threads: 4.2, scoringImagesPerSecond1Thread: 12 };
+
+const SIZE = 256;
+const QUICK = process.env['CKAAD_BENCH_QUICK'] === '1';
+
+// -----------------------------------------------------------------------------------------
+// cases (each runs in a child process)
+
+interface StepCase {
+  kind: 'step';
+  backend: 'wasm' | 'cpu' | 'tensorflow';
+  arch: 'resnet18' | 'wide_resnet50_2';
+  layers: string[];
+  /** Normal images per step (= anomalous images per step). */
+  batch: number;
+  size: number;
+  /** Timed steps after the first (which counts FLOPs and warms up). */
+  steps: number;
+  /** 'tfjs': tfjs's own kernels (restoreOriginalKernels). */
+  kernels: 'ckaad' | 'tfjs';
+  scoring: boolean;
+}
+
+interface EpochCase {
+  kind: 'epoch';
+  setting: 'medical' | 'industrial';
+  normal: number;
+  anomalies: number;
+  epochs: number;
+  worker: boolean;
+}
+
+type Case = StepCase | EpochCase;
+
+interface StepResult {
+  backend: string;
+  flopsPerStep: number;
+  stepSeconds: number[];
+  scoringImagesPerSecond: number | null;
+  convForwardGflops: number;
+  maxRssMiB: number;
+}
+
+interface EpochResult {
+  epochSeconds: number[];
+  steps: number;
+  worker: string | null;
+  computed: { normal: number; anomalies: number };
+  cached: { normal: number; anomalies: number };
+  maxRssMiB: number;
+}
+
+/** 2·MACs of a kernel call (0 for kernels that are not products). */
+function flopsOf(kernel: string, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap, out: tf.TensorInfo): number {
+  const size = (s: readonly number[]) => s.reduce((p, q) => p * q, 1);
+  switch (kernel) {
+    case 'Conv2D':
+    case 'FusedConv2D': {
+      const f = (inputs['filter'] as tf.TensorInfo).shape;
+      return 2 * size(out.shape) * f[0] * f[1] * f[2];
+    }
+    case 'Conv2DBackpropInput': {
+      const f = (inputs['filter'] as tf.TensorInfo).shape;
+      return 2 * size((inputs['dy'] as tf.TensorInfo).shape) * f[0] * f[1] * f[2];
+    }
+    case 'Conv2DBackpropFilter': {
+      const f = attrs['filterShape'] as number[];
+      return 2 * size((inputs['dy'] as tf.TensorInfo).shape) * f[0] * f[1] * f[2];
+    }
+    case 'BatchMatMul':
+    case '_FusedMatMul': {
+      const a = (inputs['a'] as tf.TensorInfo).shape;
+      const k = attrs['transposeA'] === true ? a[a.length - 2] : a[a.length - 1];
+      return 2 * size(out.shape) * k;
+    }
+    default:
+      return 0;
+  }
+}
+
+/**
+ * Wraps every kernel of `backend` to add the FLOPs of outermost kernel calls to the returned
+ * counter (kernels that call kernels count once); call the returned `restore` to unwrap.
+ */
+function countFlops(backend: string): { counter: { flops: number }; restore: () => void } {
+  const counter = { flops: 0 };
+  let depth = 0;
+  const originals = tf.getKernelsForBackend(backend);
+  for (const config of originals) {
+    const inner = config.kernelFunc;
+    tf.unregisterKernel(config.kernelName, backend);
+    tf.registerKernel({
+      ...config,
+      kernelFunc: (args) => {
+        depth += 1;
+        try {
+          const out = inner(args);
+          if (depth === 1) counter.flops += flopsOf(config.kernelName, args.inputs, args.attrs ?? {}, Array.isArray(out) ? out[0] : out);
+          return out;
+        } finally {
+          depth -= 1;
+        }
+      },
+    });
+  }
+  const restore = () => {
+    for (const config of originals) {
+      tf.unregisterKernel(config.kernelName, backend);
+      tf.registerKernel(config);
+    }
+  };
+  return { counter, restore };
+}
+
+/** Random 8-bit RGB images [count, size, size, 3]. */
+function randomPixels(count: number, size: number, seed: number): { images: Uint8Array; count: number; size: number } {
+  const images = new Uint8Array(count * size * size * 3);
+  let s = seed >>> 0;
+  for (let i = 0; i < images.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    images[i] = s >>> 24;
+  }
+  return { images, count, size };
+}
+
+function maxRssMiB(): number {
+  return process.resourceUsage().maxRSS / 1024;
+}
+
+async function stepCase(c: StepCase): Promise<StepResult> {
+  const ckaad = await import('ckaad');
+  if (c.backend === 'tensorflow') {
+    const nodeBackend = '@tensorflow/tfjs-node';
+    await import(nodeBackend);
+  }
+  await ckaad.useBackend(c.backend);
+  if (c.kernels === 'tfjs') ckaad.restoreOriginalKernels();
+  const backend = tf.getBackend();
+
+  // The backend's forward 3×3 convolution rate.
+  const x = tf.randomUniform([8, 32, 32, 128], -1, 1) as tf.Tensor4D;
+  const w = tf.randomUniform([3, 3, 128, 128], -1, 1) as tf.Tensor4D;
+  const conv = () => {
+    const y = tf.conv2d(x, w, 1, 'same');
+    y.dataSync();
+    y.dispose();
+  };
+  conv();
+  const convStart = performance.now();
+  const convReps = c.backend === 'cpu' ? 1 : 5;
+  for (let i = 0; i < convReps; i++) conv();
+  const convForwardGflops = (convReps * 2 * 8 * 32 * 32 * 9 * 128 * 128) / ((performance.now() - convStart) / 1000) / 1e9;
+  tf.dispose([x, w]);
+
+  const extractorOptions = { arch: c.arch, layers: c.layers as ('layer1' | 'layer2' | 'layer3')[], weights: 'random' as const, seed: 0 };
+  const extractor = await ckaad.createResNetExtractor(extractorOptions);
+  const normal = ckaad.pixelDataset(randomPixels(c.batch * (1 + c.steps), c.size, 1));
+  const anomalies = ckaad.pixelDataset(randomPixels(c.batch, c.size, 2));
+  const trainer = new ckaad.CKAADTrainer(
+    { extractor },
+    { strategy: ckaad.CKAPatch, epochs: 1, batchSize: c.batch, worker: false, featureCache: false },
+  );
+  const { counter, restore } = countFlops(backend);
+  let flopsPerStep = 0;
+  const stepSeconds: number[] = [];
+  let last = performance.now();
+  const result = await trainer.fit(
+    { normal, anomalies },
+    {
+      onStep: (log) => {
+        const now = performance.now();
+        if (log.step === 1) {
+          flopsPerStep = counter.flops;
+          restore();
+        } else {
+          stepSeconds.push((now - last) / 1000);
+        }
+        last = performance.now();
+      },
+    },
+  );
+
+  let scoringImagesPerSecond: number | null = null;
+  if (c.scoring) {
+    const scorer = new ckaad.Scorer({ extractor, autoencoder: result.autoencoder, keepMaps: false });
+    const batchOf = (seed: number) => {
+      const images = ckaad.pixelDataset(randomPixels(16, c.size, seed));
+      return images.batch(Array.from({ length: 16 }, (_, i) => i));
+    };
+    const warm = batchOf(3);
+    scorer.scoreBatch(warm);
+    warm.dispose();
+    const batches = [batchOf(4), batchOf(5)];
+    const start = performance.now();
+    await scorer.score(batches);
+    scoringImagesPerSecond = 32 / ((performance.now() - start) / 1000);
+    tf.dispose(batches);
+  }
+  result.autoencoder.dispose();
+  extractor.dispose();
+  return { backend, flopsPerStep, stepSeconds, scoringImagesPerSecond, convForwardGflops, maxRssMiB: maxRssMiB() };
+}
+
+async function epochCase(c: EpochCase): Promise<EpochResult> {
+  const ckaad = await import('ckaad');
+  await ckaad.ensureBackend();
+  const extractorOptions = { arch: 'resnet18' as const, layers: ['layer2' as const, 'layer3' as const], weights: 'random' as const, seed: 0 };
+  const extractor = await ckaad.createResNetExtractor(extractorOptions);
+  const normalStack = randomPixels(c.normal, SIZE, 1);
+  // Recipes let the worker rebuild the datasets (pixelDataset / elasticDataset do not attach them yet).
+  const normal = { ...ckaad.pixelDataset(normalStack), recipe: { kind: 'pixels' as const, stack: normalStack } };
+  let anomalies;
+  if (c.setting === 'medical') {
+    const stack = randomPixels(c.anomalies, SIZE, 2);
+    anomalies = { ...ckaad.pixelDataset(stack), recipe: { kind: 'pixels' as const, stack } };
+  } else {
+    anomalies = { ...ckaad.elasticDataset(normalStack, { seed: 0 }), random: true, recipe: { kind: 'elastic' as const, stack: normalStack, options: { seed: 0 } } };
+  }
+  const trainer = new ckaad.CKAADTrainer(
+    { extractor, extractorOptions },
+    { strategy: ckaad.CKAPatch, epochs: c.epochs, batchSize: 16, worker: c.worker },
+  );
+  const result = await trainer.fit({ normal, anomalies });
+  result.autoencoder.dispose();
+  extractor.dispose();
+  const stats = result.features;
+  return {
+    epochSeconds: result.history.map((h) => h.seconds),
+    steps: result.steps,
+    worker: stats?.worker ?? null,
+    computed: stats?.computed ?? { normal: 0, anomalies: 0 },
+    cached: stats?.cached ?? { normal: 0, anomalies: 0 },
+    maxRssMiB: maxRssMiB(),
+  };
+}
+
+/** Runs `c` in a fresh Node process; null (with a note) when it fails, e.g. a backend that is not installed. */
+async function inChild<T>(c: Case): Promise<{ result: T | null; error: string | null }> {
+  const file = fileURLToPath(import.meta.url);
+  try {
+    const { stdout } = await exec(process.execPath, ['--import', 'tsx', file, '--child', JSON.stringify(c)], {
+      maxBuffer: 16 * 1024 * 1024,
+      timeout: 60 * 60 * 1000,
+    });
+    return { result: JSON.parse(stdout.trim().split('\n').pop() ?? '') as T, error: null };
+  } catch (err) {
+    const e = err as Error & { stderr?: string };
+    const lines = (e.stderr ?? e.message).trim().split('\n');
+    const message = lines.find((l) => /Error|Cannot find/.test(l)) ?? lines[lines.length - 1];
+    return { result: null, error: message.slice(0, 160) };
+  }
+}
+
+// -----------------------------------------------------------------------------------------
+// the table
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+function stepRows(label: string, c: StepCase, r: StepResult, factor: number, note: string): BenchRow[] {
+  const seconds = mean(r.stepSeconds) * factor;
+  const flops = r.flopsPerStep * factor;
+  const images = 2 * c.batch * factor;
+  const extra = `${note}${note ? '; ' : ''}load ${loadavg()[0].toFixed(1)}`;
+  const rows: BenchRow[] = [
+    { group: 'training', name: `${label}: ms per step`, value: seconds * 1000, unit: 'ms', note: `${r.backend}; ${extra}` },
+    { group: 'training', name: `${label}: images/s`, value: images / seconds, unit: 'images/s', note: r.backend },
+    { group: 'training', name: `${label}: achieved`, value: flops / seconds / 1e9, unit: 'GFLOP/s', note: `${r.backend}; ${(flops / 1e9).toFixed(0)} GFLOP per step` },
+    { group: 'training', name: `${label}: peak RSS`, value: r.maxRssMiB, unit: 'MiB', note: r.backend },
+  ];
+  if (r.scoringImagesPerSecond !== null) {
+    rows.push({ group: 'training', name: `scoring, ${c.arch}, 16 × ${c.size}²: throughput`, value: r.scoringImagesPerSecond, unit: 'images/s', note: r.backend });
+  }
+  rows.push({ group: 'training', name: `forward conv 3×3 8×32×32×128 (${r.backend})`, value: r.convForwardGflops, unit: 'GFLOP/s', note: c.kernels === 'tfjs' ? 'tfjs kernels' : '' });
+  return rows;
+}
+
+function target(name: string, value: number, threshold: number, better: 'higher' | 'lower', detail: string): BenchRow {
+  const met = better === 'higher' ? value >= threshold : value <= threshold;
+  return { group: 'training', name: `target: ${name}`, value, unit: '×', note: `${met ? 'MET' : 'MISSED'} (${better === 'higher' ? '≥' : '≤'} ${threshold}); ${detail}` };
+}
+
+export const run: BenchFn = async () => {
+  const rows: BenchRow[] = [];
+  const step = (backend: StepCase['backend'], batch: number, size: number, steps: number, kernels: StepCase['kernels'] = 'ckaad'): StepCase => ({
+    kind: 'step',
+    backend,
+    arch: 'resnet18',
+    layers: ['layer2', 'layer3'],
+    batch,
+    size,
+    steps,
+    kernels,
+    scoring: size === SIZE && kernels === 'ckaad',
+  });
+  const label = (arch: string, layers: string) => `CKAPatch step, ${arch} {${layers}}, 16+16 × ${SIZE}²`;
+
+  // wasm: the real step.
+  const wasmCase = step('wasm', 16, SIZE, 2);
+  const wasm = await inChild<StepResult>(wasmCase);
+  if (wasm.result !== null) rows.push(...stepRows(label('resnet18', '2,3'), wasmCase, wasm.result, 1, ''));
+  else rows.push({ group: 'training', name: `${label('resnet18', '2,3')} (wasm)`, value: NaN, unit: 'ms', note: `failed: ${wasm.error}` });
+
+  // cpu with ckaad's kernels: 2 + 2, ×8.
+  const cpuCase = { ...step('cpu', 2, SIZE, 1), scoring: false };
+  const cpu = await inChild<StepResult>(cpuCase);
+  if (cpu.result !== null) rows.push(...stepRows(label('resnet18', '2,3'), cpuCase, cpu.result, 8, 'extrapolated ×8 from a 2+2 step'));
+
+  // cpu with tfjs's kernels: 1 + 1 at 64², extrapolated by FLOPs.
+  let stockSeconds: number | null = null;
+  if (!QUICK) {
+    const stockCase = step('cpu', 1, 64, 1, 'tfjs');
+    const stock = await inChild<StepResult>(stockCase);
+    if (stock.result !== null && wasm.result !== null) {
+      const factor = wasm.result.flopsPerStep / stock.result.flopsPerStep;
+      stockSeconds = mean(stock.result.stepSeconds) * factor;
+      rows.push({
+        group: 'training',
+        name: `${label('resnet18', '2,3')}: ms per step`,
+        value: stockSeconds * 1000,
+        unit: 'ms',
+        note: `cpu, tfjs kernels; extrapolated ×${factor.toFixed(0)} by FLOPs from a 1+1 step at 64²`,
+      });
+    }
+  }
+
+  // tensorflow, when the user installed tfjs-node.
+  const tfCase = step('tensorflow', 16, SIZE, 2);
+  const tfNode = await inChild<StepResult>(tfCase);
+  if (tfNode.result !== null) rows.push(...stepRows(label('resnet18', '2,3'), tfCase, tfNode.result, 1, ''));
+  else rows.push({ group: 'training', name: `${label('resnet18', '2,3')} (tensorflow)`, value: NaN, unit: 'ms', note: 'skipped: @tensorflow/tfjs-node is not installed' });
+
+  // wide_resnet50_2 {1,2,3} on wasm: 1 + 1 images, ×16. (16 + 16 would need ~25 GB of
+  // activations for the auto-encoder's backward pass: far beyond a 4 GB wasm heap.)
+  if (!QUICK) {
+    const wideCase: StepCase = { ...step('wasm', 1, SIZE, 1), arch: 'wide_resnet50_2', layers: ['layer1', 'layer2', 'layer3'], scoring: false };
+    const wide = await inChild<StepResult>(wideCase);
+    if (wide.result !== null) {
+      const r = wide.result;
+      const seconds = mean(r.stepSeconds);
+      rows.push({
+        group: 'training',
+        name: `${label('wide_resnet50_2', '1,2,3')}: ms per step`,
+        value: seconds * 16 * 1000,
+        unit: 'ms',
+        note:
+          `wasm; extrapolated ×16 from a 1+1 step (${(seconds * 1000).toFixed(0)} ms; larger batches exceed the 4 GB wasm heap); ` +
+          `${(r.flopsPerStep / seconds / 1e9).toFixed(1)} GFLOP/s; ${((16 * r.flopsPerStep) / 1e9).toFixed(0)} GFLOP; peak RSS ${r.maxRssMiB.toFixed(0)} MiB`,
+      });
+    } else {
+      rows.push({ group: 'training', name: `${label('wide_resnet50_2', '1,2,3')} (wasm)`, value: NaN, unit: 'ms', note: `failed: ${wide.error}` });
+    }
+  }
+
+  // End-to-end epochs: feature cache + worker.
+  const epochs: Record<string, EpochResult | null> = {};
+  for (const setting of QUICK ? (['medical'] as const) : (['medical', 'industrial'] as const)) {
+    const c: EpochCase = { kind: 'epoch', setting, normal: 64, anomalies: 16, epochs: 2, worker: true };
+    const r = await inChild<EpochResult>(c);
+    epochs[setting] = r.result;
+    if (r.result === null) {
+      rows.push({ group: 'training', name: `epoch, ${setting}`, value: NaN, unit: 's', note: `failed: ${r.error}` });
+      continue;
+    }
+    const stepsPerEpoch = r.result.steps / c.epochs;
+    r.result.epochSeconds.forEach((s, e) => {
+      rows.push({
+        group: 'training',
+        name: `epoch ${e + 1}, ${setting} (64 normal + ${setting === 'medical' ? '16 real' : 'elastic'} anomalies, ${stepsPerEpoch} steps)`,
+        value: s,
+        unit: 's',
+        note: `wasm; worker ${r.result?.worker ?? 'none'}; ${e === 0 ? 'features computed' : 'normal features cached'}; peak RSS ${r.result?.maxRssMiB.toFixed(0)} MiB`,
+      });
+    });
+  }
+
+  // Targets.
+  if (wasm.result !== null) {
+    const wasmStep = mean(wasm.result.stepSeconds);
+    const cpuStep = cpu.result === null ? null : mean(cpu.result.stepSeconds) * 8;
+    if (cpuStep !== null) rows.push(target('wasm step vs cpu (ckaad kernels)', cpuStep / wasmStep, 30, 'higher', `${(cpuStep / wasmStep).toFixed(1)}× faster`));
+    if (stockSeconds !== null) rows.push(target('wasm step vs cpu (tfjs kernels)', stockSeconds / wasmStep, 30, 'higher', `${(stockSeconds / wasmStep).toFixed(0)}× faster`));
+    rows.push(
+      target('step throughput vs PyTorch, 1 thread each', PYTORCH.stepSeconds1Thread / wasmStep, 0.35, 'higher', `PyTorch ${PYTORCH.stepSeconds1Thread} s, wasm ${wasmStep.toFixed(1)} s per step`),
+    );
+    const achieved = wasm.result.flopsPerStep / wasmStep / 1e9;
+    rows.push(
+      target('step GFLOP/s vs wasm forward conv', achieved / wasm.result.convForwardGflops, 0.6, 'higher', `${achieved.toFixed(1)} of ${wasm.result.convForwardGflops.toFixed(1)} GFLOP/s`),
+    );
+    if (wasm.result.scoringImagesPerSecond !== null) {
+      const ratio = wasm.result.scoringImagesPerSecond / PYTORCH.scoringImagesPerSecond1Thread;
+      rows.push({
+        group: 'training',
+        name: 'reference: scoring throughput vs PyTorch, 1 thread each',
+        value: ratio,
+        unit: '×',
+        note: `no target; PyTorch ${PYTORCH.scoringImagesPerSecond1Thread} images/s`,
+      });
+    }
+  }
+  for (const [setting, r] of Object.entries(epochs)) {
+    if (r === null) continue;
+    const stepsPerEpoch = r.steps / r.epochSeconds.length;
+    const pytorchEpoch = PYTORCH.stepSeconds2Threads * stepsPerEpoch;
+    const ours = r.epochSeconds[r.epochSeconds.length - 1];
+    rows.push(
+      target(`${setting} epoch (cache + worker) vs PyTorch 2-thread epoch`, ours / pytorchEpoch, 1.5, 'lower', `${ours.toFixed(1)} s vs ${pytorchEpoch.toFixed(1)} s (${stepsPerEpoch} × ${PYTORCH.stepSeconds2Threads} s)`),
+    );
+  }
+  return rows;
+};
+
+// -----------------------------------------------------------------------------------------
+// child process entry
+
+if (process.argv[2] === '--child') {
+  const c = JSON.parse(process.argv[3] ?? '{}') as Case;
+  (c.kind === 'step' ? stepCase(c) : epochCase(c)).then(
+    (result) => {
+      process.stdout.write(JSON.stringify(result) + '\n');
+      // Worker threads and wasm keep the event loop alive: exit explicitly.
+      process.exit(0);
+    },
+    (err: unknown) => {
+      process.stderr.write(`${err instanceof Error ? `${err.name}: ${err.message}\n${err.stack ?? ''}` : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

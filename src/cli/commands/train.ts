@@ -1,0 +1,220 @@
+/**
+ * `ckaad train`: trains one model on a dataset and saves it as a model folder (`--model`)
+ * that `ckaad eval` and `ckaad score` load.
+ *
+ *   ckaad train --dataset mvtec --root ./mvtec_anomaly_detection --category bottle \
+ *     --weights wide_resnet50_2.safetensors --backbone wide_resnet50_2 --model models/bottle
+ */
+
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+
+import type { Command } from 'commander';
+
+import { InvalidArgumentError } from '../../errors.js';
+import { describeExtractor, saveModel, trainingRecord } from '../../training/model.js';
+import { resolveTrainerOptions } from '../../training/options.js';
+import type { TrainerOptions } from '../../training/options.js';
+import type { EpochLog } from '../../training/history.js';
+import { selectBackend } from '../backend.js';
+import type { CommandContext } from '../context.js';
+import { asOptionError, openDataset } from '../dataset.js';
+import type { CliDataset } from '../dataset.js';
+import { OptionError } from '../errors.js';
+import { log, println } from '../io.js';
+import {
+  addBackendOption,
+  addDataOptions,
+  addJsonOption,
+  addModelOptions,
+  addProtocolOptions,
+  addTrainerOptions,
+} from '../options.js';
+import type { BackendValues, DataValues, ModelValues, ProtocolValues, TrainerValues } from '../options.js';
+import { fmt, markdownTable } from '../output.js';
+import { formatDuration } from '../progress.js';
+import { trainingSplit } from '../split.js';
+import type { TrainingSplit } from '../split.js';
+import { buildExtractor, modelConfig, trainOnSplit } from '../training.js';
+
+/** Option values of `ckaad train`. */
+export type TrainValues = DataValues &
+  ProtocolValues &
+  ModelValues &
+  TrainerValues &
+  BackendValues & { model: string; overwrite: boolean; json: boolean };
+
+/** The trainer option each command-line flag sets (for error messages). */
+const TRAINER_FLAGS: Record<string, string> = {
+  'options.gamma': '--gamma',
+  'options.lambda': '--lambda',
+  'options.margin': '--margin',
+  'options.aeLearningRate': '--lr',
+  'options.dLearningRate': '--d-lr',
+  'options.batchSize': '--batch-size',
+  'options.epochs': '--epochs',
+  'options.seed': '--seed',
+  'options.clipNorm': '--clip-norm',
+  'options.sigma': '--sigma',
+  'options.topK': '--top-k',
+  'options.checkpointDir': '--checkpoint-dir',
+  'options.resume': '--resume',
+};
+
+/** The trainer's options from the flags, validated (errors name the flag). */
+export function trainerOptionsOf(v: TrainerValues): TrainerOptions & { batchSize: number; epochs: number; seed: number } {
+  const options = {
+    strategy: v.strategy,
+    epochs: v.epochs,
+    batchSize: v.batchSize,
+    aeLearningRate: v.lr,
+    dLearningRate: v.dLr,
+    gamma: v.gamma,
+    lambda: v.lambda,
+    margin: v.margin,
+    clipNorm: v.clipNorm,
+    seed: v.seed,
+    sigma: v.sigma,
+    topK: v.topK,
+    checkpointDir: v.checkpointDir,
+    resume: v.resume,
+  };
+  try {
+    resolveTrainerOptions(options);
+  } catch (e) {
+    if (e instanceof InvalidArgumentError && TRAINER_FLAGS[e.argument] !== undefined) throw asOptionError(e, TRAINER_FLAGS[e.argument]);
+    throw e;
+  }
+  return options;
+}
+
+/** One line describing the split, e.g. "5700 normal, 300 labelled anomalies ('Pullover'), validation 300". */
+export function describeSplit(dataset: CliDataset, split: TrainingSplit): string {
+  const anomalies =
+    split.anomalies === 'elastic'
+      ? 'labelled anomalies: elastic transformations of the normal images'
+      : split.anomalies === null
+        ? 'no labelled anomalies'
+        : `${split.anomalies.length} labelled anomalies (${split.anomalyClasses.map((c) => `'${c}'`).join(', ')})`;
+  const validation = split.validation.length > 0 ? `, validation hold-out ${split.validation.length}` : '';
+  return `${dataset.kind}${dataset.category ? `/${dataset.category}` : ''}: normal class '${dataset.normalClass}', ${split.normal.length} normal training images, ${anomalies}${validation}`;
+}
+
+/** The per-epoch table printed after training. */
+export function epochTable(history: readonly EpochLog[]): string {
+  return markdownTable(
+    ['epoch', 'L_rec', 'L_adv', 'L_D', 'val AUROC', 'seconds'],
+    history.map((e) => [String(e.epoch), fmt(e.lRec, 4), fmt(e.lAdv, 4), fmt(e.lD, 4), fmt(e.validationAuroc), e.seconds.toFixed(1)]),
+    ['epoch', 'L_rec', 'L_adv', 'L_D', 'val AUROC', 'seconds'],
+  );
+}
+
+/**
+ * Runs `ckaad train` (see the module notes).
+ *
+ * @returns the summary that `--json` prints.
+ */
+export async function runTrain(v: TrainValues, ctx: CommandContext): Promise<Record<string, unknown>> {
+  const { io } = ctx;
+  const target = resolve(v.model);
+  if (!v.overwrite && (await stat(target).catch(() => null)) !== null) {
+    throw new OptionError('--model', 'a folder where no model exists yet (or add --overwrite)', target);
+  }
+  const trainer = trainerOptionsOf(v);
+  const config = await modelConfig({ ...v, seed: v.seed });
+  const backend = await selectBackend(v.backend);
+  const dataset = await openDataset(v);
+  const split = trainingSplit(dataset, { ...v, seed: v.seed });
+  log(io, `ckaad train: ${describeSplit(dataset, split)}; ${v.strategy.name} on ${config.extractor.arch} [${config.extractor.layers.join(', ')}] at ${config.imageSize}×${config.imageSize}, backend ${backend}`);
+  for (const note of split.notes) log(io, `note: ${note}`);
+
+  const extractor = await buildExtractor(config, io);
+  try {
+    const outcome = await trainOnSplit({
+      split,
+      imageSize: config.imageSize,
+      extractor,
+      extractorOptions: config.extractor,
+      trainer,
+      onBadImage: v.onBadImage,
+      label: `train ${v.strategy.name}`,
+      io,
+      signal: ctx.signal,
+    });
+    const { result } = outcome;
+    try {
+      await saveModel(
+        target,
+        {
+          extractor: await describeExtractor(config.extractor),
+          autoencoder: result.autoencoder,
+          imageSize: config.imageSize,
+          scoring: { sigma: v.sigma, topK: v.topK },
+          training: trainingRecord(outcome.trainer, result),
+        },
+        { overwrite: v.overwrite },
+      );
+    } finally {
+      result.autoencoder.dispose();
+    }
+    const summary = {
+      format: 'ckaad-train',
+      model: target,
+      backend,
+      strategy: v.strategy.name,
+      dataset: { kind: dataset.kind, root: dataset.root, category: dataset.category ?? null, normalClass: dataset.normalClass },
+      images: { ...outcome.counts, skipped: outcome.skipped.map((s) => ({ path: s.path, reason: s.error.message })) },
+      anomalyClasses: split.anomalyClasses,
+      notes: split.notes,
+      epochs: result.epochs,
+      steps: result.steps,
+      best: result.best,
+      seconds: outcome.seconds,
+      history: result.history,
+    };
+    if (v.json) {
+      println(io, JSON.stringify(summary, null, 2));
+    } else {
+      println(io, epochTable(result.history));
+      println(io);
+      const best = result.best === null ? '' : `; best validation AUROC ${result.best.auroc.toFixed(4)} at epoch ${result.best.epoch} (kept)`;
+      const n = outcome.skipped.length;
+      const skipped = n > 0 ? `; ${n} unreadable image${n === 1 ? '' : 's'} skipped (--on-bad-image skip)` : '';
+      println(io, `${v.strategy.name}: ${result.steps} steps in ${formatDuration(outcome.seconds)}${best}${skipped}. Model saved to ${target}`);
+    }
+    return summary;
+  } finally {
+    extractor.dispose();
+  }
+}
+
+/** Adds `train` to the program. */
+export function registerTrain(program: Command, ctx: CommandContext): void {
+  const cmd = program
+    .command('train')
+    .summary('train a model on a dataset and save it')
+    .description(
+      'Train CKAAD (or an ablation strategy) on a dataset and save the model folder that `eval` and `score` load. ' +
+        'mvtec / visa: the labelled anomalies are elastic transformations of the normal images (the paper\'s industrial setting). ' +
+        'chest-xray, oct2017, br35h, isic2018, fashion-mnist, mnist: the paper\'s protocol — keep the normal class, add r_l ' +
+        'labelled anomalies from k classes, and hold out a validation split to pick the best epoch. ' +
+        'folder: normal/ for training, everything in anomalous/ as labelled anomalies.',
+    );
+  addDataOptions(cmd);
+  addProtocolOptions(cmd);
+  addModelOptions(cmd);
+  addTrainerOptions(cmd);
+  addBackendOption(cmd);
+  cmd.requiredOption('--model <dir>', 'folder to save the trained model to');
+  cmd.option('--overwrite', 'replace an existing model folder', false);
+  addJsonOption(cmd);
+  cmd.addHelpText(
+    'after',
+    '\nExample (Fashion-MNIST from Debian\'s dataset-fashion-mnist package):\n' +
+      '  ckaad train --dataset fashion-mnist --root /usr/share/datasets/fashion-mnist --normal-class 1 \\\n' +
+      '    --anomaly-class Pullover --ratio 0.05 --k 1 --image-size 64 --model models/fmnist-trouser',
+  );
+  cmd.action(async (values: TrainValues) => {
+    await runTrain(values, ctx);
+  });
+}

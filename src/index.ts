@@ -10,7 +10,7 @@ export * from './errors.js';
 // --- backend ---
 export { useBackend, ensureBackend, activeBackend } from './backend/select.js';
 export type { UseBackendOptions } from './backend/select.js';
-export { DEFAULT_BACKEND, FALLBACK_ORDER } from './backend/names.js';
+export { DEFAULT_BACKEND, FALLBACK_ORDER, defaultCandidates, isNode } from './backend/names.js';
 export type { BackendName, BundledBackend } from './backend/names.js';
 export { WASM_BINARY_NAMES } from './backend/bundled.js';
 export type { WasmOptions } from './backend/bundled.js';
@@ -94,8 +94,34 @@ export { CKAADTrainer } from './training/trainer.js';
 export type { TrainerModel, TrainingData, FitCallbacks } from './training/trainer.js';
 export { resolveTrainerOptions, optionsRecord, TRAINER_DEFAULTS } from './training/options.js';
 export type { TrainerOptions, ResolvedTrainerOptions } from './training/options.js';
-export { tensorDataset } from './training/dataset.js';
+export { tensorDataset, isRandomDataset } from './training/dataset.js';
 export type { ImageDataset, ValidationSet } from './training/dataset.js';
+export { leanVariableGrads, untaped } from './training/lean-gradients.js';
+export type { VariableGrads } from './training/lean-gradients.js';
+export {
+  FeatureStore,
+  CacheBudget,
+  resolveFeatureCacheOptions,
+  DEFAULT_CACHE_MEMORY_BYTES,
+  floatToHalf,
+  halfToFloat,
+  encodeHalves,
+  decodeHalves,
+} from './training/feature-cache.js';
+export type {
+  FeatureCacheOptions,
+  ResolvedFeatureCacheOptions,
+  FeatureDtype,
+  FeatureStoreStats,
+  MapShape,
+  SpillFileSystem,
+  SpillTarget,
+} from './training/feature-cache.js';
+export { createFeatureProvider, FeatureProvider } from './training/features.js';
+export type { BatchFeatures, FeatureProviderOptions, FeatureProviderStats, WorkerOption } from './training/features.js';
+export { FeatureWorker, defaultWorkerFile } from './training/worker-client.js';
+export type { FeatureWorkerOptions, WorkerFeatures } from './training/worker-client.js';
+export type { DatasetRecipe, DatasetName } from './training/worker-protocol.js';
 export { Recon, ReconSub, GAN, CKAImg, CKAPatch, STRATEGIES, energyAdversary } from './training/strategies.js';
 export type {
   Strategy,
@@ -181,3 +207,6 @@ export {
   SYNTHETIC_DEFECTS,
 } from './data/synthetic.js';
 export type { SyntheticClass, SyntheticDefect, SyntheticSample, SyntheticOptions, SyntheticSummary } from './data/synthetic.js';
+
+// --- experiment ---
+export * from './experiment/index.js';

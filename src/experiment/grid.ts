@@ -1,0 +1,264 @@
+/**
+ * Grid expansion: a resolved protocol → the list of runs it stands for, each with a stable id
+ * (its folder name under `runs/`) and a hash of everything that determines its result.
+ *
+ * Dimensions, outermost first: seed → target (normal class or category) → arm → labelled
+ * setting → labelled class. Seeds are outermost so that a grid stopped half-way has complete
+ * seeds rather than complete classes: the first seeds already give a full (if noisier) table.
+ *
+ * The labelled-class dimension exists only for r_l > 0 with k = 1: one run per anomaly class
+ * (`labelledClasses: 'each'`) or per listed class, as the paper does for medical sets ("anomalies
+ * from any anomaly category can be used as the only labeled anomaly class ... performance
+ * averaged over all anomaly types"). With k > 1 the sampler draws the k classes per seed.
+ */
+
+import { createHash } from 'node:crypto';
+
+import { BR35H_CLASSES } from '../data/br35h.js';
+import { CHEST_XRAY_CLASSES } from '../data/chest-xray.js';
+import { FASHION_MNIST_CLASSES, MNIST_CLASSES } from '../data/idx.js';
+import { ISIC2018_CLASSES } from '../data/isic.js';
+import { MVTEC_AD_CATEGORIES, MVTEC_GOOD } from '../data/mvtec.js';
+import { OCT2017_CLASSES } from '../data/oct.js';
+import { SYNTHETIC_CLASSES, SYNTHETIC_DEFECTS } from '../data/synthetic.js';
+import { VISA_CATEGORIES } from '../data/visa.js';
+import { InvalidArgumentError } from '../errors.js';
+import { MULTI_CLASS_KINDS } from './protocol.js';
+import type {
+  DatasetSpec,
+  LabelledSetting,
+  LimitSettings,
+  ModelSettings,
+  MultiClassKind,
+  ResolvedProtocol,
+  ScoringSettings,
+  TrainingSettings,
+} from './protocol.js';
+
+/** Everything besides the grid coordinates that determines a run's result. */
+export interface RunSettings {
+  /** The data set. */
+  dataset: DatasetSpec;
+  /** Training epochs. */
+  epochs: number;
+  /** Side of the square input images. */
+  imageSize: number;
+  /** The frozen backbone. */
+  model: Required<ModelSettings>;
+  /** The protocol's training settings with the arm's overrides applied. */
+  training: TrainingSettings;
+  /** Scoring (σ, top-k). */
+  scoring: Required<ScoringSettings>;
+  /** How the reported epoch is chosen. */
+  selection: 'validation' | 'last';
+  /** Validation hold-out fraction. */
+  validationFraction: number;
+  /** Sub-sampling for smoke runs, or null. */
+  limits: LimitSettings | null;
+  /** Test examples kept per class for figures. */
+  examplesPerClass: number;
+}
+
+/** One training run of the grid. */
+export interface RunSpec {
+  /** Folder name under `runs/`, e.g. `Trouser__CKAPatch__rl0.05__Bag__s0`. Unique in the grid. */
+  id: string;
+  /** 0-based position in the grid's execution order. */
+  index: number;
+  /** Seed of the split, the weight initialisation and the batch order. */
+  seed: number;
+  /** The grid's target: the normal class (multi-class sets) or the category (MVTec-style sets). */
+  target: string;
+  /** The normal class (`good` for MVTec-style sets). */
+  normalClass: string;
+  /** The category, or null for multi-class sets. */
+  category: string | null;
+  /** Arm name (row label). */
+  arm: string;
+  /** Strategy name. */
+  strategy: string;
+  /** r_l, or `'elastic'`. */
+  labelled: LabelledSetting;
+  /** With k = 1 and r_l > 0: the labelled ("seen") anomaly class; otherwise null. */
+  labelledClass: string | null;
+  /** k. */
+  anomalyClassCount: number;
+  /** The remaining settings. */
+  settings: RunSettings;
+  /** SHA-256 (hex) of the canonical JSON of everything above except `id` and `index`. */
+  settingsHash: string;
+}
+
+/** The classes of a multi-class set, in the reader's canonical order. */
+export function multiClassClasses(kind: MultiClassKind): readonly string[] {
+  switch (kind) {
+    case 'fashion-mnist':
+      return FASHION_MNIST_CLASSES;
+    case 'mnist':
+      return MNIST_CLASSES;
+    case 'chest-xray':
+      return CHEST_XRAY_CLASSES;
+    case 'oct2017':
+      return OCT2017_CLASSES;
+    case 'br35h':
+      return BR35H_CLASSES;
+    case 'isic2018':
+      return ISIC2018_CLASSES;
+  }
+}
+
+/**
+ * The targets of a protocol: its normal classes (multi-class sets) or categories, with `'all'`
+ * expanded.
+ */
+export function gridTargets(protocol: ResolvedProtocol): string[] {
+  const d = protocol.dataset;
+  if ((MULTI_CLASS_KINDS as readonly string[]).includes(d.kind)) {
+    const classes = multiClassClasses(d.kind as MultiClassKind);
+    if (protocol.normalClasses === 'all') return [...classes];
+    protocol.normalClasses.forEach((c, i) => {
+      if (!classes.includes(c)) {
+        throw new InvalidArgumentError(`protocol.normalClasses[${i}]`, `a class of ${d.kind}: ${classes.join(', ')}`, JSON.stringify(c));
+      }
+    });
+    return [...protocol.normalClasses];
+  }
+  if (d.kind === 'synthetic') return [...(d.categories ?? SYNTHETIC_CLASSES)];
+  if (d.kind === 'mvtec' || d.kind === 'visa') {
+    if (d.categories !== 'all') return [...d.categories];
+    return [...(d.kind === 'mvtec' ? MVTEC_AD_CATEGORIES : VISA_CATEGORIES)];
+  }
+  return [];
+}
+
+/**
+ * The anomaly classes of a target known before reading any file: the other classes of a
+ * multi-class set, the defect kinds of the synthetic set; null for MVTec AD / VisA (their
+ * defect kinds exist only in the test split).
+ */
+export function anomalyClassesOf(dataset: DatasetSpec, target: string): string[] | null {
+  if ((MULTI_CLASS_KINDS as readonly string[]).includes(dataset.kind)) {
+    return multiClassClasses(dataset.kind as MultiClassKind).filter((c) => c !== target);
+  }
+  if (dataset.kind === 'synthetic') return [...(dataset.defects ?? SYNTHETIC_DEFECTS)];
+  return null;
+}
+
+/** JSON with object keys sorted at every level (a canonical form to hash). */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (typeof value === 'object' && value !== null) {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** A name safe as a folder name: characters other than letters, digits, `.`, `_`, `-` become `-`. */
+function safe(name: string): string {
+  return name.replace(/[^A-Za-z0-9._-]/g, '-');
+}
+
+/** How a labelled setting appears in run ids and tables: `rl0.05`, `elastic`. */
+export function labelledTag(labelled: LabelledSetting): string {
+  return labelled === 'elastic' ? 'elastic' : `rl${labelled}`;
+}
+
+/**
+ * Expands a protocol into its runs, in execution order.
+ *
+ * @throws InvalidArgumentError for an unknown normal class or labelled class, a labelled ratio
+ *   r_l > 0 on a set without anomalous training images (MVTec AD / VisA: use `'elastic'`), k
+ *   larger than the number of anomaly classes, or two runs whose ids collide.
+ *
+ * @example
+ * ```ts
+ * const runs = expandGrid(parseProtocol(json));
+ * runs.length; // seeds × targets × Σ_arms Σ_labelled (labelled classes or 1)
+ * ```
+ */
+export function expandGrid(protocol: ResolvedProtocol): RunSpec[] {
+  const targets = gridTargets(protocol);
+  const d = protocol.dataset;
+  const multiClass = (MULTI_CLASS_KINDS as readonly string[]).includes(d.kind);
+  const k = protocol.anomalyClassCount;
+  const runs: RunSpec[] = [];
+  const ids = new Map<string, string>();
+  for (const seed of protocol.seeds) {
+    for (const target of targets) {
+      const anomalyClasses = anomalyClassesOf(d, target);
+      for (const arm of protocol.arms) {
+        for (const labelled of arm.labelled) {
+          let labelledClasses: (string | null)[] = [null];
+          if (typeof labelled === 'number' && labelled > 0) {
+            if (anomalyClasses === null) {
+              throw new InvalidArgumentError(
+                `arm "${arm.name}" labelled`,
+                `0 or "elastic" for ${d.kind} (its training split has no anomalous images)`,
+                String(labelled),
+              );
+            }
+            if (k > anomalyClasses.length) {
+              throw new InvalidArgumentError('protocol.anomalyClassCount', `at most ${anomalyClasses.length} (anomaly classes of ${target})`, String(k));
+            }
+            if (k === 1) {
+              if (protocol.labelledClasses === 'each') {
+                labelledClasses = anomalyClasses;
+              } else {
+                // A listed class equal to this target is skipped (it is the normal class here).
+                labelledClasses = protocol.labelledClasses.filter((c) => c !== target);
+                protocol.labelledClasses.forEach((c, i) => {
+                  if (c !== target && !anomalyClasses.includes(c)) {
+                    throw new InvalidArgumentError(`protocol.labelledClasses[${i}]`, `an anomaly class of ${target}: ${anomalyClasses.join(', ')}`, JSON.stringify(c));
+                  }
+                });
+              }
+            }
+          }
+          for (const labelledClass of labelledClasses) {
+            const settings: RunSettings = {
+              dataset: d,
+              epochs: protocol.epochs,
+              imageSize: protocol.imageSize,
+              model: protocol.model,
+              training: { ...protocol.training, ...arm.training },
+              scoring: protocol.scoring,
+              selection: protocol.selection,
+              validationFraction: protocol.validationFraction,
+              limits: protocol.limits,
+              examplesPerClass: protocol.examplesPerClass,
+            };
+            const core = {
+              seed,
+              target,
+              normalClass: multiClass ? target : MVTEC_GOOD,
+              category: multiClass ? null : target,
+              arm: arm.name,
+              strategy: arm.strategy,
+              labelled,
+              labelledClass,
+              anomalyClassCount: k,
+              settings,
+            };
+            const parts = [target, arm.name, labelledTag(labelled)];
+            if (labelledClass !== null) parts.push(labelledClass);
+            else if (typeof labelled === 'number' && labelled > 0 && k > 1) parts.push(`k${k}`);
+            parts.push(`s${seed}`);
+            const id = parts.map(safe).join('__');
+            const readable = parts.join(' / ');
+            const clash = ids.get(id);
+            if (clash !== undefined) {
+              throw new InvalidArgumentError('protocol', `runs with distinct folder names`, `"${readable}" and "${clash}" both map to runs/${id}`);
+            }
+            ids.set(id, readable);
+            const settingsHash = createHash('sha256').update(canonicalJson(core)).digest('hex');
+            runs.push({ id, index: runs.length, ...core, settingsHash });
+          }
+        }
+      }
+    }
+  }
+  return runs;
+}

@@ -14,6 +14,7 @@
  */
 
 import { FileFormatError, InvalidArgumentError } from '../errors.js';
+import { writeFileAtomic } from './atomic.js';
 
 // -----------------------------------------------------------------------------------------
 // dtypes
@@ -601,24 +602,6 @@ export async function writeSafetensors(
   tensors: Readonly<Record<string, SafetensorsTensorInput>>,
   metadata?: Readonly<Record<string, string>>,
 ): Promise<void> {
-  const bytes = encodeSafetensors(tensors, metadata);
-  const fs = await import('node:fs/promises');
-  const nodePath = await import('node:path');
-  const tmp = nodePath.join(
-    nodePath.dirname(path),
-    `.${nodePath.basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`,
-  );
-  try {
-    const handle = await fs.open(tmp, 'w');
-    try {
-      await handle.writeFile(bytes);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await fs.rename(tmp, path);
-  } catch (e) {
-    await fs.rm(tmp, { force: true });
-    throw new FileFormatError(path, `cannot write file (${(e as Error).message})`);
-  }
+  // The parent folder must exist: a mistyped path is reported, not created.
+  await writeFileAtomic(path, encodeSafetensors(tensors, metadata), { mkdir: false });
 }

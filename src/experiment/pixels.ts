@@ -23,7 +23,7 @@ import { CkaadError, InvalidArgumentError } from '../errors.js';
 import { Rng } from '../nn/random.js';
 import { checkIndices } from '../training/dataset.js';
 import type { ImageDataset } from '../training/dataset.js';
-import { writeJsonAtomic } from '../training/files.js';
+import { writeJsonAtomic } from '../data/atomic.js';
 import { canonicalJson } from './grid.js';
 
 /** Random access to `count` square images of `size × size × channels` bytes. */

@@ -23,7 +23,7 @@ import type { ResNetFeatureExtractor } from '../backbone/extractor.js';
 import { encodeSafetensors } from '../data/safetensors.js';
 import { InvalidArgumentError } from '../errors.js';
 import { Scorer } from '../scoring/scorer.js';
-import { writeFileAtomic, writeJsonAtomic } from '../training/files.js';
+import { writeFileAtomic, writeJsonAtomic } from '../data/atomic.js';
 import type { EpochLog } from '../training/history.js';
 import { describeExtractor } from '../training/model.js';
 import { STRATEGIES } from '../training/strategies.js';

@@ -22,7 +22,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import { FileFormatError } from '../errors.js';
 import type { AdamScalars } from './adam.js';
 import type { AnomalyCyclerState } from './batches.js';
-import { nodeModules, writeJsonAtomic } from './files.js';
+import { nodeModules, writeJsonAtomic } from '../data/atomic.js';
 import type { EpochLog } from './history.js';
 import { saveTensors } from './weights.js';
 

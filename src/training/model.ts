@@ -21,7 +21,7 @@ import type { ResNetExtractorOptions, ResNetFeatureExtractor } from '../backbone
 import { encodeSafetensors } from '../data/safetensors.js';
 import { FileFormatError, InvalidArgumentError } from '../errors.js';
 import { Scorer } from '../scoring/scorer.js';
-import { nodeModules, writeFileAtomic } from './files.js';
+import { nodeModules, writeFileAtomic } from '../data/atomic.js';
 import type { EpochLog, TrainingResult } from './history.js';
 import { optionsRecord } from './options.js';
 import type { CKAADTrainer } from './trainer.js';

@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { encodeSafetensors } from '../../src/data/safetensors.js';
-import { writeFileAtomic } from '../../src/training/files.js';
+import { writeFileAtomic } from '../../src/data/atomic.js';
 import {
   heatmapGridPixels,
   histogram,

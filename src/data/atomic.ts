@@ -33,13 +33,18 @@ export async function temporarySibling(path: string): Promise<string> {
 /**
  * Writes `data` to `path` atomically (temp file + fsync + rename).
  *
+ * @param options.mkdir create missing parent folders first (default true).
  * @throws FileFormatError naming `path` if it cannot be written.
  */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  options: { mkdir?: boolean } = {},
+): Promise<void> {
   const { fs, path: p } = await nodeModules();
   const tmp = await temporarySibling(path);
   try {
-    await fs.mkdir(p.dirname(path), { recursive: true });
+    if (options.mkdir ?? true) await fs.mkdir(p.dirname(path), { recursive: true });
     const handle = await fs.open(tmp, 'w');
     try {
       await handle.writeFile(data);

@@ -3,7 +3,7 @@
  * exactly one stderr line on failure, a real scoring run, and Ctrl-C leaving earlier outputs
  * intact.
  *
- * The CLI is bundled from src/cli/main.ts with the same settings as tsup.config.ts, into
+ * The CLI is bundled with tsup.config.ts's own CLI entry and settings, into
  * node_modules/.cache (so it resolves the installed dependencies and never races with other
  * `npm run build`s over dist/).
  */
@@ -12,11 +12,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 
-import { build } from 'tsup';
+import { build, type Options } from 'tsup';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { useBackend } from '../../src/backend/select.js';
 import { EXIT } from '../../src/cli/errors.js';
+import tsupConfig from '../../tsup.config.js';
 import { scratchDir, tinySynthetic, untrainedModel } from './helpers.js';
 
 const OUT_DIR = resolve('node_modules/.cache/ckaad-cli-test');
@@ -26,20 +27,16 @@ let scratch: { dir: string; cleanup: () => Promise<void> };
 let synthetic: string;
 let model: string;
 
+/** The CLI build of tsup.config.ts (the one whose entry is `cli/main`). */
+function cliBuildOptions(): Options {
+  const configs = (Array.isArray(tsupConfig) ? tsupConfig : [tsupConfig]) as Options[];
+  const cli = configs.find((c) => typeof c.entry === 'object' && !Array.isArray(c.entry) && 'cli/main' in c.entry);
+  if (cli === undefined) throw new Error('tsup.config.ts has no build with a cli/main entry');
+  return cli;
+}
+
 beforeAll(async () => {
-  await build({
-    config: false,
-    entry: { 'cli/main': 'src/cli/main.ts' },
-    format: ['esm'],
-    outDir: OUT_DIR,
-    target: 'node20',
-    splitting: false,
-    sourcemap: false,
-    dts: false,
-    clean: true,
-    silent: true,
-    noExternal: [/^@tensorflow\/tfjs-core\/dist\//],
-  });
+  await build({ ...cliBuildOptions(), config: false, outDir: OUT_DIR, sourcemap: false, clean: true, silent: true });
   await useBackend('cpu');
   scratch = await scratchDir('ckaad-spawn-');
   synthetic = await tinySynthetic(scratch.dir);

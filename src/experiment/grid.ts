@@ -184,6 +184,14 @@ export function expandGrid(protocol: ResolvedProtocol): RunSpec[] {
   const d = protocol.dataset;
   const multiClass = (MULTI_CLASS_KINDS as readonly string[]).includes(d.kind);
   const k = protocol.anomalyClassCount;
+  const setting = protocol.labelledClasses;
+  if (setting !== 'each' && !Array.isArray(setting)) {
+    for (const key of Object.keys(setting)) {
+      if (!targets.includes(key)) {
+        throw new InvalidArgumentError(`protocol.labelledClasses[${JSON.stringify(key)}]`, `a normal class (or category) of the grid: ${targets.join(', ')}`, JSON.stringify(key));
+      }
+    }
+  }
   const runs: RunSpec[] = [];
   const ids = new Map<string, string>();
   for (const seed of protocol.seeds) {
@@ -204,16 +212,28 @@ export function expandGrid(protocol: ResolvedProtocol): RunSpec[] {
               throw new InvalidArgumentError('protocol.anomalyClassCount', `at most ${anomalyClasses.length} (anomaly classes of ${target})`, String(k));
             }
             if (k === 1) {
-              if (protocol.labelledClasses === 'each') {
+              if (setting === 'each') {
                 labelledClasses = anomalyClasses;
-              } else {
+              } else if (Array.isArray(setting)) {
                 // A listed class equal to this target is skipped (it is the normal class here).
-                labelledClasses = protocol.labelledClasses.filter((c) => c !== target);
-                protocol.labelledClasses.forEach((c, i) => {
+                labelledClasses = setting.filter((c) => c !== target);
+                setting.forEach((c, i) => {
                   if (c !== target && !anomalyClasses.includes(c)) {
                     throw new InvalidArgumentError(`protocol.labelledClasses[${i}]`, `an anomaly class of ${target}: ${anomalyClasses.join(', ')}`, JSON.stringify(c));
                   }
                 });
+              } else {
+                const listed = Object.hasOwn(setting, target) ? setting[target] : undefined;
+                const where = `protocol.labelledClasses[${JSON.stringify(target)}]`;
+                if (listed === undefined) {
+                  throw new InvalidArgumentError(where, `a list of labelled classes for ${target} (the object must name every normal class of the grid)`, 'nothing');
+                }
+                listed.forEach((c, i) => {
+                  if (!anomalyClasses.includes(c)) {
+                    throw new InvalidArgumentError(`${where}[${i}]`, `an anomaly class of ${target}: ${anomalyClasses.join(', ')}`, JSON.stringify(c));
+                  }
+                });
+                labelledClasses = listed;
               }
             }
           }

@@ -23,6 +23,7 @@ export type {
   SyntheticDatasetSpec,
   MultiClassKind,
   CategoryKind,
+  LabelledClasses,
   LabelledSetting,
   TrainingSettings,
   ModelSettings,

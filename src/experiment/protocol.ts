@@ -175,6 +175,12 @@ export interface ReportSettings {
   metrics?: string[];
 }
 
+/**
+ * The labelled ("seen") classes of a grid with k = 1: `'each'` anomaly class in turn, one list
+ * for every normal class, or a list per normal class (or category).
+ */
+export type LabelledClasses = 'each' | string[] | Record<string, string[]>;
+
 /** A protocol as written in a file (optional fields may be absent). */
 export interface ExperimentProtocol {
   /** Optional marker, {@link PROTOCOL_FORMAT}. */
@@ -198,9 +204,12 @@ export interface ExperimentProtocol {
   /**
    * With k = 1 and r_l > 0: the anomaly classes (defect kinds) that serve as the labelled
    * ("seen") class, one grid point each. Default `'each'`: every anomaly class. With k > 1 the k
-   * classes are drawn at random per seed instead.
+   * classes are drawn at random per seed instead. A list applies to every normal class (a
+   * listed class that is the normal class itself is skipped); an object maps each normal class
+   * (or category) of the grid to its own list, e.g. `{ "Trouser": ["Bag"], "Bag": ["Coat"] }`,
+   * for a reduced grid with one known class per normal class.
    */
-  labelledClasses?: string[] | 'each';
+  labelledClasses?: LabelledClasses;
   /** Seeds: each grid point runs once per seed. Required. */
   seeds: number[];
   /** Training epochs. Required. */
@@ -242,8 +251,8 @@ export interface ResolvedProtocol {
   arms: ResolvedArm[];
   /** k. */
   anomalyClassCount: number;
-  /** The labelled classes with k = 1, or `'each'`. */
-  labelledClasses: string[] | 'each';
+  /** The labelled classes with k = 1: `'each'`, one list for all, or a list per normal class. */
+  labelledClasses: LabelledClasses;
   /** Seeds. */
   seeds: number[];
   /** Training epochs. */
@@ -343,6 +352,21 @@ function listOrKeyword<K extends string>(x: unknown, keyword: K, where: string):
   if (x === keyword) return keyword;
   if (!Array.isArray(x)) throw new InvalidArgumentError(where, `"${keyword}" or a non-empty array of names`, show(x));
   return stringList(x, where);
+}
+
+function labelledClassesSetting(x: unknown): LabelledClasses {
+  const where = 'protocol.labelledClasses';
+  if (x === undefined) return 'each';
+  if (!isObject(x)) return listOrKeyword(x, 'each', where);
+  const keys = Object.keys(x);
+  if (keys.length === 0) throw new InvalidArgumentError(where, '"each", a non-empty array of names, or an object { normalClass: [names] }', '{}');
+  const out: Record<string, string[]> = {};
+  for (const key of keys) {
+    const list = x[key];
+    if (!Array.isArray(list)) throw new InvalidArgumentError(`${where}[${show(key)}]`, 'a non-empty array of names', show(list));
+    out[key] = stringList(list, `${where}[${show(key)}]`);
+  }
+  return out;
 }
 
 function trainingSettings(x: unknown, where: string): TrainingSettings {
@@ -583,7 +607,7 @@ export function parseProtocol(value: unknown): ResolvedProtocol {
   }
 
   const anomalyClassCount = value.anomalyClassCount === undefined ? 1 : integer(value.anomalyClassCount, 'protocol.anomalyClassCount', 1);
-  const labelledClasses = value.labelledClasses === undefined ? 'each' : listOrKeyword(value.labelledClasses, 'each', 'protocol.labelledClasses');
+  const labelledClasses = labelledClassesSetting(value.labelledClasses);
   if (anomalyClassCount > 1 && labelledClasses !== 'each') {
     throw new InvalidArgumentError('protocol.labelledClasses', '"each" (or nothing) when anomalyClassCount > 1: the k classes are drawn at random per seed');
   }

@@ -44,6 +44,21 @@ describe('expandGrid', () => {
     expect(patch.filter((r) => r.target === 'Bag').map((r) => r.labelledClass)).toEqual(['Coat', 'Coat']);
   });
 
+  it('takes one list of labelled classes per normal class from an object, and checks its keys and names', () => {
+    const map = { Trouser: ['Bag'], Bag: ['Coat', 'Trouser'] };
+    const runs = expandGrid(parseProtocol({ ...base, labelledClasses: map, seeds: [0] }));
+    const patch = runs.filter((r) => r.arm === 'CKAPatch');
+    expect(patch.filter((r) => r.target === 'Trouser').map((r) => r.labelledClass)).toEqual(['Bag', 'Bag']);
+    expect(patch.filter((r) => r.target === 'Bag').map((r) => r.labelledClass)).toEqual(['Coat', 'Trouser', 'Coat', 'Trouser']);
+    expect(runs.filter((r) => r.arm === 'Recon').length).toBe(2);
+    // a normal class without an entry, a key that is no normal class, a name that is no anomaly class
+    expect(() => expandGrid(parseProtocol({ ...base, labelledClasses: { Trouser: ['Bag'] } }))).toThrow(/protocol\.labelledClasses\["Bag"\].*nothing/);
+    expect(() => expandGrid(parseProtocol({ ...base, labelledClasses: { ...map, Coat: ['Bag'] } }))).toThrow(/protocol\.labelledClasses\["Coat"\]/);
+    expect(() => expandGrid(parseProtocol({ ...base, labelledClasses: { ...map, Bag: ['Coat', 'Bag'] } }))).toThrow(/protocol\.labelledClasses\["Bag"\]\[1\]/);
+    expect(() => parseProtocol({ ...base, labelledClasses: { Trouser: 'Bag' } })).toThrow(/protocol\.labelledClasses\["Trouser"\]/);
+    expect(() => parseProtocol({ ...base, labelledClasses: {} })).toThrow(/protocol\.labelledClasses/);
+  });
+
   it('has no labelled-class dimension for k > 1 (classes drawn per seed)', () => {
     const runs = expandGrid(parseProtocol({ ...base, anomalyClassCount: 3, seeds: [0], normalClasses: ['Trouser'] }));
     expect(runs.map((r) => r.id)).toEqual(['Trouser__Recon__rl0__s0', 'Trouser__CKAPatch__rl0.01__k3__s0', 'Trouser__CKAPatch__rl0.05__k3__s0']);

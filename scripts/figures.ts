@@ -1,6 +1,6 @@
 /**
  * Renders an experiment's figures as PNG from its results folder (written by
- * scripts/experiment.ts or runExperiment): per normal class / category, score histograms of
+ * `ckaad experiment` or runExperiment): per normal class / category, score histograms of
  * normal vs anomalous test images with one panel per arm (paper Fig. 5), and per drawn run a
  * grid image | mask | anomaly map of test examples (Figs. 6–7). Uses the built package: run
  * `npm run build` first.

@@ -9,6 +9,7 @@ import { Command, CommanderError } from 'commander';
 import packageJson from '../../package.json' with { type: 'json' };
 import { registerDemo } from './commands/demo.js';
 import { registerEval } from './commands/eval.js';
+import { registerExperiment } from './commands/experiment.js';
 import { registerScore } from './commands/score.js';
 import { registerTrain } from './commands/train.js';
 import type { CommandContext } from './context.js';
@@ -43,6 +44,7 @@ export function createProgram(ctx: CommandContext): Command {
   registerEval(program, ctx);
   registerScore(program, ctx);
   registerDemo(program, ctx);
+  registerExperiment(program, ctx);
   return program;
 }
 

@@ -45,7 +45,8 @@ function toInput(data: Float32Array, n: number, size: number): tf.Tensor4D {
 /**
  * An {@link ImageDataset} over decoded pixels (e.g. `loadImages(...).batch`): each
  * `batch(indices)` converts the selected images to preprocessed backbone input. The
- * dataset keeps a reference to `stack.images`.
+ * dataset keeps a reference to `stack.images`. It is marked non-random and carries a
+ * recipe, so the trainer caches its features and may read it in its feature worker.
  *
  * @example
  * ```ts
@@ -57,6 +58,10 @@ export function pixelDataset(stack: PixelStack): ImageDataset {
   checkStack(stack);
   return {
     size: stack.count,
+    // Fixed images: the trainer caches their features without probing, and can rebuild the
+    // dataset in its feature worker from the recipe.
+    random: false,
+    recipe: { kind: 'pixels', stack },
     batch(indices: readonly number[]): tf.Tensor4D {
       checkIndices(indices, stack.count, 'indices');
       return toInput(gather(stack, indices), indices.length, stack.size);
@@ -68,7 +73,9 @@ export function pixelDataset(stack: PixelStack): ImageDataset {
  * The labelled-anomaly dataset of the industrial setting: image i is an elastic
  * transformation of normal image i, drawn afresh on every `batch` call (alpha 200,
  * sigma 5, fill 0 and uint8 rounding by default — the reference applies torchvision's
- * `ElasticTransform(alpha=200)` to PIL images).
+ * `ElasticTransform(alpha=200)` to PIL images). It is marked random (never cached) and
+ * carries a recipe for the trainer's feature worker, which draws from its own generator
+ * seeded with the same `seed`.
  *
  * @example
  * ```ts
@@ -83,6 +90,10 @@ export function elasticDataset(stack: PixelStack, options: ElasticOptions & { se
   const settings: ElasticOptions = { round: true, ...elastic };
   return {
     size: stack.count,
+    // A fresh anomaly per draw: never cached; a feature worker draws from its own generator
+    // seeded alike.
+    random: true,
+    recipe: { kind: 'elastic', stack, options: { seed, ...elastic } },
     batch(indices: readonly number[]): tf.Tensor4D {
       checkIndices(indices, stack.count, 'indices');
       const raw = gather(stack, indices);

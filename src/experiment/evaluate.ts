@@ -5,11 +5,14 @@
  * and keep a few examples (image, mask, anomaly map) for figures.
  */
 
+import * as tf from '@tensorflow/tfjs-core';
+
 import { AuproAccumulator } from '../metrics/aupro.js';
 import { imageAuroc } from '../metrics/auroc.js';
 import { bestF1 } from '../metrics/pr_curve.js';
 import type { Scorer } from '../scoring/scorer.js';
 import type { TestSet } from './data.js';
+import type { TestFeatures } from './test-features.js';
 import { abortedError, bytesToInput } from './pixels.js';
 import type { MetricSet, RunMetrics } from './results.js';
 
@@ -45,6 +48,11 @@ export interface EvaluateOptions {
   examplesPerClass?: number;
   /** Stops between batches (throws the runner's aborted error). */
   signal?: AbortSignal;
+  /**
+   * The backbone's features of the test images (see `openTestFeatures`): scoring then runs
+   * only the auto-encoder. Default: extract them from the pixels.
+   */
+  features?: TestFeatures;
 }
 
 /** What {@link evaluateTestSet} returns. */
@@ -140,13 +148,23 @@ export async function evaluateTestSet(scorer: Scorer, test: TestSet, options: Ev
   for (let start = 0; start < n; start += options.batchSize) {
     if (options.signal?.aborted) throw abortedError();
     const indices = Array.from({ length: Math.min(options.batchSize, n - start) }, (_, i) => start + i);
-    const pixels = test.pixels.read(indices);
-    const input = bytesToInput(pixels, indices.length, size);
+    // Pixels are needed to extract features, or to keep an example.
+    const pixels = options.features === undefined || indices.some((i) => examplePositions.has(i)) ? test.pixels.read(indices) : null;
     let result;
-    try {
-      result = scorer.scoreBatch(input);
-    } finally {
-      input.dispose();
+    if (options.features !== undefined) {
+      const maps = options.features.read(indices);
+      try {
+        result = scorer.scoreFeatureBatch(maps, [size, size]);
+      } finally {
+        tf.dispose(maps);
+      }
+    } else {
+      const input = bytesToInput(pixels as Uint8Array, indices.length, size);
+      try {
+        result = scorer.scoreBatch(input);
+      } finally {
+        input.dispose();
+      }
     }
     scores.set(result.scores, start);
     const masks = test.masks?.read(indices) ?? null;
@@ -158,7 +176,7 @@ export async function evaluateTestSet(scorer: Scorer, test: TestSet, options: Ev
       }
       const k = examplePositions.get(index);
       if (examples !== null && k !== undefined) {
-        examples.images.set(pixels.subarray(j * hw * 3, (j + 1) * hw * 3), k * hw * 3);
+        examples.images.set((pixels as Uint8Array).subarray(j * hw * 3, (j + 1) * hw * 3), k * hw * 3);
         if (examples.masks !== null && mask !== null) examples.masks.set(mask, k * hw);
         examples.maps.set(map, k * hw);
         examples.scores[k] = result.scores[j];

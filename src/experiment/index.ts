@@ -61,6 +61,8 @@ export {
 export type { RunResult, RunScores, RunMetrics, MetricSet } from './results.js';
 export { evaluateTestSet, testSubsets, exampleIndices } from './evaluate.js';
 export type { Examples, Evaluation, EvaluateOptions } from './evaluate.js';
+export { openTestFeatures, testFeatureKey } from './test-features.js';
+export type { TestFeatures, TestFeatureOptions } from './test-features.js';
 export { ExperimentData, derivedSeed, limitPerClass, assertNotInTest } from './data.js';
 export type { RunData, TestSet, TestItem, ExperimentDataOptions } from './data.js';
 export { memoryPixels, subsetPixels, filePixels, sourceDataset, elasticSourceDataset, decodeToCache } from './pixels.js';

@@ -116,6 +116,7 @@ export function sourceDataset(source: PixelSource): ImageDataset {
   if (source.channels !== 3) throw new InvalidArgumentError('source', 'RGB images (3 channels)', `${source.channels} channel(s)`);
   return {
     size: source.count,
+    random: false, // fixed images: the trainer caches their features without probing
     batch(indices) {
       return bytesToInput(source.read(indices), indices.length, source.size);
     },
@@ -132,6 +133,7 @@ export function elasticSourceDataset(source: PixelSource, seed: number): ImageDa
   const s = source.size;
   return {
     size: source.count,
+    random: true, // a fresh anomaly per draw: never cached
     batch(indices) {
       const warped = elasticTransformPixels(source.read(indices), [indices.length, s, s, 3], rng, { round: true });
       return bytesToInput(warped, indices.length, s);

@@ -122,6 +122,35 @@ export class Scorer {
   }
 
   /**
+   * Scores one batch from the frozen backbone's features of the images, e.g. features
+   * computed once and reused for many models (the experiment runner's test-feature cache).
+   * Gives the same result as {@link Scorer.scoreBatch} on the images themselves.
+   *
+   * @param features - the extractor's maps of the batch, shallow → deep, each [N, h, w, C]
+   *   (not disposed).
+   * @param imageSize - [H, W] of the images the features came from (the maps' size).
+   * @returns scores and smoothed maps of the batch as typed arrays.
+   * @throws InvalidArgumentError if `features` is not a non-empty list of [N ≥ 1, h, w, C]
+   *   tensors with one N, or `imageSize` is not two positive integers.
+   */
+  scoreFeatureBatch(features: readonly tf.Tensor4D[], imageSize: readonly [number, number]): ScoreResult {
+    const n = features[0]?.shape[0];
+    if (!Array.isArray(features) || features.length === 0 || features.some((f) => f?.rank !== 4 || f.shape[0] !== n || n < 1)) {
+      throw new InvalidArgumentError('features', 'one [N ≥ 1, h, w, C] tensor per layer, all with the same N', describe(features));
+    }
+    if (!Array.isArray(imageSize) || imageSize.length !== 2 || !imageSize.every((x) => Number.isInteger(x) && x >= 1)) {
+      throw new InvalidArgumentError('imageSize', '[height, width] of the images, positive integers', JSON.stringify(imageSize));
+    }
+    const { scores, maps } = tf.tidy(() => this.fromFeatures([...features], imageSize[0], imageSize[1]));
+    try {
+      return toResult(scores.dataSync(), maps.dataSync(), maps.shape);
+    } finally {
+      scores.dispose();
+      maps.dispose();
+    }
+  }
+
+  /**
    * Scores a stream of batches (array, generator or async generator of [N, H, W, 3] tensors)
    * and concatenates the results in order. All batches must share H and W. Reads each batch's
    * results asynchronously, so non-CPU backends are not blocked.
@@ -175,14 +204,16 @@ export class Scorer {
       throw new InvalidArgumentError('images', 'a batch of preprocessed images [N ≥ 1, H, W, 3]', describe(images));
     }
     const [, height, width] = images.shape;
-    return tf.tidy(() => {
-      const features = this.extractor.extract(images); // per layer [N, h, w, C]
-      const reconstructions = this.autoencoder.reconstruct(features); // same shapes
-      const raw = anomalyMaps(features, reconstructions, [height, width]); // [N, H, W]
-      const maps = gaussianBlur(raw, this.sigma); // [N, H, W]
-      const scores = imageScores(maps, this.topK); // [N]
-      return { scores, maps };
-    });
+    return tf.tidy(() => this.fromFeatures(this.extractor.extract(images), height, width));
+  }
+
+  /** Paper eq. 14 from the backbone's maps (per layer [N, h, w, C]) of H×W images. */
+  private fromFeatures(features: tf.Tensor4D[], height: number, width: number): { scores: tf.Tensor1D; maps: tf.Tensor3D } {
+    const reconstructions = this.autoencoder.reconstruct(features); // same shapes
+    const raw = anomalyMaps(features, reconstructions, [height, width]); // [N, H, W]
+    const maps = gaussianBlur(raw, this.sigma); // [N, H, W]
+    const scores = imageScores(maps, this.topK); // [N]
+    return { scores, maps };
   }
 }
 

@@ -108,6 +108,23 @@ describe('runExperiment', () => {
     expect((await stat(resultPath(resultsDir, grid[0].id))).mtimeMs).toBe(mtime);
   });
 
+  it('scores the same with the test-feature cache as without, computing the features once per grid', async () => {
+    const p = protocol({ seeds: [0], epochs: 1 });
+    const grid = expandGrid(parseProtocol(p));
+    const plain = join(dir, 'no-cache');
+    const cached = join(dir, 'cache');
+    await runExperiment(p, { resultsDir: plain, checkpoints: false, testFeatureCache: false });
+    await runExperiment(p, { resultsDir: cached, checkpoints: false });
+    await expect(readdir(join(plain, 'cache'))).resolves.not.toContainEqual(expect.stringMatching(/^test-features-/));
+    expect((await readdir(join(cached, 'cache'))).filter((f) => f.startsWith('test-features-')).length).toBe(1);
+    for (const run of grid) {
+      const a = await readRunScores(plain, run.id);
+      const b = await readRunScores(cached, run.id);
+      expect(b.scores).toEqual(a.scores);
+      expect((await readRunResult(cached, run.id))?.metrics).toEqual((await readRunResult(plain, run.id))?.metrics);
+    }
+  });
+
   it('a crash in the middle of a run loses only that run, which then resumes from its checkpoint', async () => {
     const resultsDir = join(dir, 'crash');
     const p = protocol({ seeds: [0] });

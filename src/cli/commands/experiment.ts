@@ -38,6 +38,7 @@ export interface ExperimentValues {
   weights?: string;
   only?: string;
   checkpoints: boolean;
+  testFeatureCache: boolean;
   summaryOnly: boolean;
 }
 
@@ -125,6 +126,7 @@ export async function runExperimentCommand(protocolPath: string, v: ExperimentVa
     resultsDir,
     signal: ctx.signal,
     checkpoints: v.checkpoints,
+    testFeatureCache: v.testFeatureCache,
     onProgress: (e) => {
       const line = describeEvent(e, resultsDir, elapsed());
       if (line !== null) log(io, line);
@@ -156,6 +158,7 @@ export function registerExperiment(program: Command, ctx: CommandContext): void 
     .option('--weights <path>', "override the protocol's model.weights: an ImageNet safetensors file, or 'random'")
     .option('--only <text>', 'run only the runs whose id contains <text> (the others stay pending)')
     .option('--no-checkpoints', 'do not checkpoint every epoch (a stopped run then restarts from scratch)')
+    .option('--no-test-feature-cache', "do not keep the test images' backbone features in <results>/cache for the other runs")
     .option('--summary-only', 'do not train: rebuild summary.md / summary.json from the complete runs', false);
   addBackendOption(cmd);
   cmd.action(async (protocolPath: string, values: ExperimentValues) => {

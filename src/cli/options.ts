@@ -151,6 +151,7 @@ export interface TrainerValues {
   topK: number | 'mean';
   checkpointDir?: string;
   resume: boolean;
+  microBatches: number;
 }
 
 /** The trainer's options (see `TrainerOptions`), with its defaults. */
@@ -172,6 +173,12 @@ export function addTrainerOptions(cmd: Command, defaults: { epochs?: number; bat
     .option('--seed <n>', 'seed of the weights, the batch order and the data split', integerAtLeast(0), TRAINER_DEFAULTS.seed)
     .option('--sigma <σ>', 'Gaussian σ of the anomaly maps (pixels)', numberIn(0, Infinity, { loOpen: true }), TRAINER_DEFAULTS.sigma)
     .option('--top-k <k>', "image score: mean of the top-k map values, or 'mean'", parseTopK, TRAINER_DEFAULTS.topK)
+    .option(
+      '--micro-batches <k>',
+      'split each step into up to k micro-batches and accumulate their gradients: same update, about 1/k of the memory (e.g. 16 for wide_resnet50_2 on wasm)',
+      integerAtLeast(1),
+      1,
+    )
     .option('--checkpoint-dir <dir>', 'write a checkpoint after every epoch (and on Ctrl-C) to this folder')
     .option('--resume', 'continue from the checkpoint in --checkpoint-dir', false);
 }

@@ -114,6 +114,8 @@ export interface TrainingSettings {
   margin?: number;
   /** Global gradient-norm clip of the discriminator. Default 1. */
   clipNorm?: number;
+  /** Micro-batches per step (see `TrainerOptions.microBatches`): less memory, same update. Default 1. */
+  microBatches?: number;
 }
 
 /** One arm of the grid: a strategy and the labelled-anomaly settings it is run with. */
@@ -304,6 +306,7 @@ const TRAINING_KEYS: readonly (keyof TrainingSettings)[] = [
   'lambda',
   'margin',
   'clipNorm',
+  'microBatches',
 ];
 
 // -----------------------------------------------------------------------------------------
@@ -375,6 +378,7 @@ function trainingSettings(x: unknown, where: string): TrainingSettings {
   noExtraKeys(x, TRAINING_KEYS, where);
   const out: TrainingSettings = {};
   if (x.batchSize !== undefined) out.batchSize = integer(x.batchSize, `${where}.batchSize`, 1);
+  if (x.microBatches !== undefined) out.microBatches = integer(x.microBatches, `${where}.microBatches`, 1);
   for (const k of ['aeLearningRate', 'dLearningRate', 'margin', 'clipNorm'] as const) {
     if (x[k] !== undefined) out[k] = positive(x[k], `${where}.${k}`);
   }

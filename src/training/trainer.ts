@@ -132,6 +132,34 @@ function batchSlice(x: tf.Tensor4D, start: number, end = x.shape[0]): tf.Tensor4
   return tf.slice(x, [start, 0, 0, 0], [end - start, -1, -1, -1]);
 }
 
+/**
+ * Number of micro-batches a step of `normal` + `anomalous` images is split into: the largest
+ * k ≤ `wanted` that divides both counts, so that every micro-batch holds the same share of
+ * each group (1 when no such k > 1 exists).
+ */
+export function microBatchCount(normal: number, anomalous: number, wanted: number): number {
+  for (let k = Math.min(wanted, normal); k > 1; k--) {
+    if (normal % k === 0 && anomalous % k === 0) return k;
+  }
+  return 1;
+}
+
+/** Adds `grads` (by variable name) into `sums` in place, disposing what it replaces; `grads` is left to the caller. */
+function accumulate(sums: (tf.Tensor | null)[], variables: readonly tf.Variable[], grads: Record<string, tf.Tensor>): void {
+  variables.forEach((v, j) => {
+    const g = grads[v.name];
+    if (g === undefined) return;
+    const previous = sums[j];
+    sums[j] = previous === null ? tf.clone(g) : tf.add(previous, g);
+    previous?.dispose();
+  });
+}
+
+/** `sums` divided by `k` (new tensors; nulls stay null). */
+function averaged(sums: readonly (tf.Tensor | null)[], k: number): (tf.Tensor | null)[] {
+  return sums.map((g) => (g === null ? null : tf.div(g, k)));
+}
+
 function zeroSums(): LossSums {
   return { steps: 0, lRec: 0, lAdv: 0, lD: 0, lAe: 0 };
 }
@@ -410,6 +438,8 @@ export class CKAADTrainer {
   ): Promise<StepValues> {
     const w = this.weights;
     const n = fN[0].shape[0];
+    const parts = microBatchCount(n, fA === null ? 0 : fA[0].shape[0], this.options.microBatches);
+    if (parts > 1) return this.microBatchStep(parts, fN, fA, autoencoder, adversary, discriminator, aeOptimizer, dOptimizer);
 
     const kept: tf.Tensor[] = [];
     const keep = <T extends tf.Tensor>(t: T): T => {
@@ -463,6 +493,129 @@ export class CKAADTrainer {
       };
     } finally {
       tf.dispose(kept);
+      tf.dispose(fN);
+      if (fA !== null) tf.dispose(fA);
+    }
+  }
+
+  /**
+   * The same step as {@link CKAADTrainer.step} in `parts` micro-batches (option
+   * `microBatches`), each with n/parts normal and a/parts anomalous images: first the
+   * discriminator's gradients are accumulated over the micro-batches (on reconstructions from
+   * an untaped auto-encoder pass) and applied once, clipped by their global norm; then the
+   * auto-encoder's gradients, with the updated discriminator, are accumulated and applied
+   * once. Averaging the micro-batches' mean losses gives the full batch's mean losses, so the
+   * update equals the full-batch step up to float rounding. Takes ownership of the features.
+   */
+  private async microBatchStep(
+    parts: number,
+    fN: tf.Tensor4D[],
+    fA: tf.Tensor4D[] | null,
+    autoencoder: FeatureAutoEncoder,
+    adversary: Adversary | null,
+    discriminator: Discriminator | null,
+    aeOptimizer: tf.AdamOptimizer,
+    dOptimizer: tf.AdamOptimizer | null,
+  ): Promise<StepValues> {
+    const w = this.weights;
+    const pn = fN[0].shape[0] / parts;
+    const pa = fA === null ? 0 : fA[0].shape[0] / parts;
+    const slice = (maps: tf.Tensor4D[], size: number, i: number) => maps.map((m) => batchSlice(m, i * size, (i + 1) * size));
+    const read = async (t: tf.Tensor | null) => (t === null ? 0 : (await t.data())[0]);
+    const values: StepValues = { lRec: 0, lAdv: 0, lD: 0, lAe: 0, dGradNorm: 0 };
+    try {
+      // 1. The discriminator, on D(F(N)), D(F(A)) and D(R) of each micro-batch.
+      if (adversary !== null && discriminator !== null && dOptimizer !== null && fA !== null) {
+        const parameters = discriminator.parameters();
+        const variables = [...parameters.values()];
+        const sums: (tf.Tensor | null)[] = variables.map(() => null);
+        try {
+          for (let i = 0; i < parts; i++) {
+            const xN = slice(fN, pn, i);
+            const xA = slice(fA, pa, i);
+            const recon = tf.tidy(() => autoencoder.reconstruct(xN.map((m, l) => tf.concat([m, xA[l]]))));
+            try {
+              const { value, grads } = leanVariableGrads(
+                () =>
+                  adversary.discriminatorLoss(
+                    { normal: discriminator.forward(xN), anomalous: adversary.seesAnomalies ? discriminator.forward(xA) : [], reconstructed: discriminator.forward(recon) },
+                    w,
+                  ),
+                variables,
+              );
+              values.lD += (await read(value)) / parts;
+              accumulate(sums, variables, grads);
+              tf.dispose([value, ...Object.values(grads)]);
+            } finally {
+              tf.dispose([...xN, ...xA, ...recon]);
+            }
+          }
+          const mean = averaged(sums, parts);
+          const present = mean.filter((g): g is tf.Tensor => g !== null);
+          const { clipped, norm } = clipByGlobalNorm(present, this.options.clipNorm);
+          values.dGradNorm = await read(norm);
+          let next = 0;
+          applyInOrder(
+            dOptimizer,
+            parameters,
+            mean.map((g) => (g === null ? null : clipped[next++])),
+          );
+          tf.dispose([...present, ...clipped, norm]);
+        } finally {
+          tf.dispose(sums.filter((g): g is tf.Tensor => g !== null));
+        }
+      }
+
+      // 2. The auto-encoder, with the updated discriminator.
+      const parameters = autoencoder.parameters();
+      const variables = [...parameters.values()];
+      const sums: (tf.Tensor | null)[] = variables.map(() => null);
+      try {
+        for (let i = 0; i < parts; i++) {
+          const xN = slice(fN, pn, i);
+          const xA = fA === null ? null : slice(fA, pa, i);
+          const kept: tf.Tensor[] = [];
+          const keep = <T extends tf.Tensor>(t: T): T => {
+            kept.push(t);
+            return tf.keep(t);
+          };
+          try {
+            let lRec: tf.Scalar | null = null;
+            let lAdv: tf.Scalar | null = null;
+            const { value, grads } = leanVariableGrads(() => {
+              const inputs = xA === null ? xN : xN.map((m, l) => tf.concat([m, xA[l]]));
+              const recon = autoencoder.reconstruct(inputs);
+              const rN = xA === null ? recon : recon.map((r) => batchSlice(r, 0, pn));
+              const rA = xA === null ? null : recon.map((r) => batchSlice(r, pn));
+              lRec = keep(reconstructionLoss(xN, rN));
+              let objective = this.options.strategy.reconstructionObjective(
+                { normal: { features: xN, reconstructions: rN }, anomalous: xA === null || rA === null ? null : { features: xA, reconstructions: rA } },
+                w,
+              );
+              if (adversary !== null && discriminator !== null && dOptimizer !== null && xA !== null) {
+                lAdv = keep(adversary.generatorLoss(discriminator.forward(recon), w));
+                objective = tf.add(objective, tf.mul(w.lambda, lAdv));
+              }
+              return objective;
+            }, variables);
+            kept.push(value);
+            values.lRec += (await read(lRec)) / parts;
+            values.lAdv += (await read(lAdv)) / parts;
+            values.lAe += (await read(value)) / parts;
+            accumulate(sums, variables, grads);
+            tf.dispose(Object.values(grads));
+          } finally {
+            tf.dispose([...kept, ...xN, ...(xA ?? [])]);
+          }
+        }
+        const mean = averaged(sums, parts);
+        applyInOrder(aeOptimizer, parameters, mean);
+        tf.dispose(mean.filter((g): g is tf.Tensor => g !== null));
+      } finally {
+        tf.dispose(sums.filter((g): g is tf.Tensor => g !== null));
+      }
+      return values;
+    } finally {
       tf.dispose(fN);
       if (fA !== null) tf.dispose(fA);
     }

@@ -158,6 +158,7 @@ describe('protocol options', () => {
   it('r_l ≥ 1 or < 0', async () => {
     expectFailure(await runCli(trainIdx(['--ratio', '1'])), EXIT.usage, /option '--ratio <r_l>' argument '1' is invalid\. Expected a number in \[0, 1\)/);
     expectFailure(await runCli(trainIdx(['--ratio=-0.1'])), EXIT.usage, /option '--ratio <r_l>' argument '-0.1' is invalid/);
+    expectFailure(await runCli(trainIdx(['--micro-batches', '0'])), EXIT.usage, /option '--micro-batches <k>' argument '0' is invalid/);
   });
 
   it('k larger than the number of anomaly classes', async () => {

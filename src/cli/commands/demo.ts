@@ -151,6 +151,7 @@ export async function runDemo(v: DemoValues, ctx: CommandContext): Promise<Recor
             sigma: scoring.sigma,
             topK: scoring.topK,
             resume: false,
+            microBatches: 1,
           });
           const outcome = await trainOnSplit({
             split,

@@ -59,6 +59,7 @@ const TRAINER_FLAGS: Record<string, string> = {
   'options.topK': '--top-k',
   'options.checkpointDir': '--checkpoint-dir',
   'options.resume': '--resume',
+  'options.microBatches': '--micro-batches',
 };
 
 /** The trainer's options from the flags, validated (errors name the flag). */
@@ -78,6 +79,7 @@ export function trainerOptionsOf(v: TrainerValues): TrainerOptions & { batchSize
     topK: v.topK,
     checkpointDir: v.checkpointDir,
     resume: v.resume,
+    microBatches: v.microBatches,
   };
   try {
     resolveTrainerOptions(options);

@@ -62,6 +62,8 @@ export type { RunResult, RunScores, RunMetrics, MetricSet } from './results.js';
 export { evaluateTestSet, testSubsets, exampleIndices } from './evaluate.js';
 export type { Examples, Evaluation, EvaluateOptions } from './evaluate.js';
 export { openTestFeatures, testFeatureKey } from './test-features.js';
+export { pairedComparisons, formatPairedMarkdown } from './paired.js';
+export type { PairedComparison, PairedAuroc, ScoredRun } from './paired.js';
 export type { TestFeatures, TestFeatureOptions } from './test-features.js';
 export { ExperimentData, derivedSeed, limitPerClass, assertNotInTest } from './data.js';
 export type { RunData, TestSet, TestItem, ExperimentDataOptions } from './data.js';

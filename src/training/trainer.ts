@@ -436,7 +436,6 @@ export class CKAADTrainer {
     aeOptimizer: tf.AdamOptimizer,
     dOptimizer: tf.AdamOptimizer | null,
   ): Promise<StepValues> {
-    const w = this.weights;
     const n = fN[0].shape[0];
     const parts = microBatchCount(n, fA === null ? 0 : fA[0].shape[0], this.options.microBatches);
     if (parts > 1) return this.microBatchStep(parts, fN, fA, autoencoder, adversary, discriminator, aeOptimizer, dOptimizer);
@@ -454,26 +453,13 @@ export class CKAADTrainer {
       const aeParameters = autoencoder.parameters();
       const aeVariables = [...aeParameters.values()];
       const { value: lAe, grads } = leanVariableGrads(() => {
-        // R = G(F(N)) ∪ G(F(A)), paper eq. 1 (taped: the auto-encoder's gradients flow through it).
-        const inputs = fA === null ? fN : fN.map((m, i) => tf.concat([m, fA[i]]));
-        const recon = autoencoder.reconstruct(inputs);
-        const rN = fA === null ? recon : recon.map((r) => batchSlice(r, 0, n));
-        const rA = fA === null ? null : recon.map((r) => batchSlice(r, n));
-        lRec = keep(reconstructionLoss(fN, rN));
-        let objective = this.options.strategy.reconstructionObjective(
-          {
-            normal: { features: fN, reconstructions: rN },
-            anomalous: fA === null || rA === null ? null : { features: fA, reconstructions: rA },
-          },
-          w,
-        );
-        if (adversary !== null && discriminator !== null && dOptimizer !== null && fA !== null) {
+        const { objective, lRec: rec, lAdv: adv } = this.autoencoderObjective(fN, fA, autoencoder, adversary, discriminator, (recon) => {
+          if (dOptimizer === null || fA === null || adversary === null || discriminator === null) return;
           // Off the auto-encoder's tape: R enters the discriminator step detached.
           [lD, dNorm] = untaped(() => this.discriminatorStep(fN, fA, recon, adversary, discriminator, dOptimizer)).map(keep);
-          // L_adv with the updated discriminator (as the authors' code), paper eqs. 9 / 12 / 7.
-          lAdv = keep(adversary.generatorLoss(discriminator.forward(recon), w));
-          objective = tf.add(objective, tf.mul(w.lambda, lAdv));
-        }
+        });
+        lRec = keep(rec);
+        lAdv = adv === null ? null : keep(adv);
         return objective;
       }, aeVariables);
       kept.push(lAe);
@@ -499,6 +485,53 @@ export class CKAADTrainer {
   }
 
   /**
+   * The auto-encoder's objective on one batch (call it under the auto-encoder's tape):
+   * R = G(F(N)) ∪ G(F(A)) (paper eq. 1), L_rec (eq. 2), the strategy's reconstruction
+   * objective and, when there is a discriminator and anomalies, λ·L_adv with the discriminator
+   * as it is after `beforeAdversarial(R)` (the full step updates it there, as the authors' code;
+   * paper eqs. 9 / 12 / 7).
+   */
+  private autoencoderObjective(
+    fN: tf.Tensor4D[],
+    fA: tf.Tensor4D[] | null,
+    autoencoder: FeatureAutoEncoder,
+    adversary: Adversary | null,
+    discriminator: Discriminator | null,
+    beforeAdversarial: (recon: tf.Tensor4D[]) => void = () => undefined,
+  ): { objective: tf.Scalar; lRec: tf.Scalar; lAdv: tf.Scalar | null } {
+    const w = this.weights;
+    const n = fN[0].shape[0];
+    const inputs = fA === null ? fN : fN.map((m, i) => tf.concat([m, fA[i]]));
+    const recon = autoencoder.reconstruct(inputs);
+    const rN = fA === null ? recon : recon.map((r) => batchSlice(r, 0, n));
+    const rA = fA === null ? null : recon.map((r) => batchSlice(r, n));
+    const lRec = reconstructionLoss(fN, rN);
+    let objective = this.options.strategy.reconstructionObjective(
+      { normal: { features: fN, reconstructions: rN }, anomalous: fA === null || rA === null ? null : { features: fA, reconstructions: rA } },
+      w,
+    );
+    let lAdv: tf.Scalar | null = null;
+    if (adversary !== null && discriminator !== null && fA !== null) {
+      beforeAdversarial(recon);
+      lAdv = adversary.generatorLoss(discriminator.forward(recon), w);
+      objective = tf.add(objective, tf.mul(w.lambda, lAdv));
+    }
+    return { objective, lRec, lAdv };
+  }
+
+  /** The discriminator's loss on D(F(N)), D(F(A)) (if the adversary looks at anomalies) and D(R). */
+  private discriminatorObjective(fN: tf.Tensor4D[], fA: tf.Tensor4D[], recon: tf.Tensor4D[], adversary: Adversary, discriminator: Discriminator): tf.Scalar {
+    return adversary.discriminatorLoss(
+      {
+        normal: discriminator.forward(fN),
+        anomalous: adversary.seesAnomalies ? discriminator.forward(fA) : [],
+        reconstructed: discriminator.forward(recon),
+      },
+      this.weights,
+    );
+  }
+
+  /**
    * The same step as {@link CKAADTrainer.step} in `parts` micro-batches (option
    * `microBatches`), each with n/parts normal and a/parts anomalous images: first the
    * discriminator's gradients are accumulated over the micro-batches (on reconstructions from
@@ -517,7 +550,6 @@ export class CKAADTrainer {
     aeOptimizer: tf.AdamOptimizer,
     dOptimizer: tf.AdamOptimizer | null,
   ): Promise<StepValues> {
-    const w = this.weights;
     const pn = fN[0].shape[0] / parts;
     const pa = fA === null ? 0 : fA[0].shape[0] / parts;
     const slice = (maps: tf.Tensor4D[], size: number, i: number) => maps.map((m) => batchSlice(m, i * size, (i + 1) * size));
@@ -535,14 +567,7 @@ export class CKAADTrainer {
             const xA = slice(fA, pa, i);
             const recon = tf.tidy(() => autoencoder.reconstruct(xN.map((m, l) => tf.concat([m, xA[l]]))));
             try {
-              const { value, grads } = leanVariableGrads(
-                () =>
-                  adversary.discriminatorLoss(
-                    { normal: discriminator.forward(xN), anomalous: adversary.seesAnomalies ? discriminator.forward(xA) : [], reconstructed: discriminator.forward(recon) },
-                    w,
-                  ),
-                variables,
-              );
+              const { value, grads } = leanVariableGrads(() => this.discriminatorObjective(xN, xA, recon, adversary, discriminator), variables);
               values.lD += (await read(value)) / parts;
               accumulate(sums, variables, grads);
               tf.dispose([value, ...Object.values(grads)]);
@@ -583,20 +608,10 @@ export class CKAADTrainer {
             let lRec: tf.Scalar | null = null;
             let lAdv: tf.Scalar | null = null;
             const { value, grads } = leanVariableGrads(() => {
-              const inputs = xA === null ? xN : xN.map((m, l) => tf.concat([m, xA[l]]));
-              const recon = autoencoder.reconstruct(inputs);
-              const rN = xA === null ? recon : recon.map((r) => batchSlice(r, 0, pn));
-              const rA = xA === null ? null : recon.map((r) => batchSlice(r, pn));
-              lRec = keep(reconstructionLoss(xN, rN));
-              let objective = this.options.strategy.reconstructionObjective(
-                { normal: { features: xN, reconstructions: rN }, anomalous: xA === null || rA === null ? null : { features: xA, reconstructions: rA } },
-                w,
-              );
-              if (adversary !== null && discriminator !== null && dOptimizer !== null && xA !== null) {
-                lAdv = keep(adversary.generatorLoss(discriminator.forward(recon), w));
-                objective = tf.add(objective, tf.mul(w.lambda, lAdv));
-              }
-              return objective;
+              const terms = this.autoencoderObjective(xN, xA, autoencoder, adversary, discriminator);
+              lRec = keep(terms.lRec);
+              lAdv = terms.lAdv === null ? null : keep(terms.lAdv);
+              return terms.objective;
             }, variables);
             kept.push(value);
             values.lRec += (await read(lRec)) / parts;
@@ -637,18 +652,7 @@ export class CKAADTrainer {
   ): [tf.Scalar, tf.Scalar] {
     const parameters = discriminator.parameters();
     const variables = [...parameters.values()];
-    const { value, grads } = leanVariableGrads(
-      () =>
-        adversary.discriminatorLoss(
-          {
-            normal: discriminator.forward(fN),
-            anomalous: adversary.seesAnomalies ? discriminator.forward(fA) : [],
-            reconstructed: discriminator.forward(recon),
-          },
-          this.weights,
-        ),
-      variables,
-    );
+    const { value, grads } = leanVariableGrads(() => this.discriminatorObjective(fN, fA, recon, adversary, discriminator), variables);
     const present = variables.map((v) => grads[v.name] ?? null);
     const { clipped, norm } = clipByGlobalNorm(
       present.filter((g): g is tf.Tensor => g !== null),

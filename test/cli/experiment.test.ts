@@ -12,27 +12,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { useBackend } from '../../src/backend/select.js';
 import { EXIT } from '../../src/cli/errors.js';
+import { tinyProtocol } from '../experiment/fixtures.js';
 import { runCli, scratchDir } from './helpers.js';
 
 let scratch: { dir: string; cleanup: () => Promise<void> };
 let protocolPath: string;
 
-const protocol = (root: string) => ({
-  name: 'cli-tiny',
-  dataset: { kind: 'synthetic', categories: ['disc'], defects: ['scratch', 'hole'], trainCount: 8, testGoodCount: 3, testDefectCount: 2, root },
-  arms: [
-    { strategy: 'Recon', labelled: [0.3] },
-    { strategy: 'CKAPatch', labelled: [0.3] },
-  ],
-  labelledClasses: ['hole'],
-  seeds: [0],
-  epochs: 1,
-  imageSize: 64,
-  model: { arch: 'resnet18', layers: ['layer2', 'layer3'], weights: 'random' },
-  training: { batchSize: 4, aeLearningRate: 0.005 },
-  validationFraction: 0.25,
-  examplesPerClass: 1,
-});
+// One seed and one epoch of the runner tests' tiny grid.
+const protocol = (root: string) => tinyProtocol(root, { name: 'cli-tiny', seeds: [0], epochs: 1, validationFraction: 0.25, dataset: { kind: 'synthetic', categories: ['disc'], defects: ['scratch', 'hole'], trainCount: 8, testGoodCount: 3, testDefectCount: 2, root } });
 
 beforeAll(async () => {
   await useBackend('wasm');

@@ -27,6 +27,9 @@ describe('pixelDataset', () => {
     expect(tf.memory().numTensors).toBe(before);
     expect(() => ds.batch([3])).toThrow(InvalidArgumentError);
     expect(() => pixelDataset({ ...stack, count: 4 })).toThrow(InvalidArgumentError);
+    // fixed images, rebuilt in a feature worker from the same bytes
+    expect(ds.random).toBe(false);
+    expect(ds.recipe).toEqual({ kind: 'pixels', stack });
   });
 });
 
@@ -46,5 +49,8 @@ describe('elasticDataset', () => {
     const id = elasticDataset(stack, { alpha: 0 }).batch([1]);
     expect([...id.dataSync()]).toEqual([...plain.dataSync()]);
     tf.dispose([plain, a1, a2, b1, id]);
+    // never cached; a worker rebuilds it with the same seed and settings
+    expect(a.random).toBe(true);
+    expect(elasticDataset(stack, { seed: 3, alpha: 50 }).recipe).toEqual({ kind: 'elastic', stack, options: { seed: 3, alpha: 50 } });
   });
 });

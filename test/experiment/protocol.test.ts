@@ -95,11 +95,15 @@ describe('the ready-made protocols', () => {
   it('all parse and expand to the documented grid sizes', async () => {
     const dir = join(__dirname, '../../protocols');
     const files = (await readdir(dir)).filter((f) => f.endsWith('.json')).sort();
-    expect(files).toEqual(['fashion-mnist-deepsad.json', 'fashion-mnist-smoke.json', 'synthetic-ablation.json']);
+    expect(files).toEqual(['fashion-mnist-deepsad.json', 'fashion-mnist-reduced.json', 'fashion-mnist-smoke.json', 'synthetic-ablation-reduced.json', 'synthetic-ablation.json']);
     const sizes = new Map<string, number>();
     for (const f of files) sizes.set(f, expandGrid(await readProtocol(join(dir, f))).length);
     // 3 seeds × 10 normal classes × (Recon + CKAPatch × 9 known anomaly classes)
     expect(sizes.get('fashion-mnist-deepsad.json')).toBe(3 * 10 * (1 + 9));
+    // 1 seed × 10 normal classes × (Recon + CKAPatch with one known class each)
+    expect(sizes.get('fashion-mnist-reduced.json')).toBe(10 * 2);
+    // 3 seeds × 2 classes × 5 strategies × 1 seen defect kind
+    expect(sizes.get('synthetic-ablation-reduced.json')).toBe(3 * 2 * 5);
     // 2 seeds × (Recon + CKAPatch with the one listed class)
     expect(sizes.get('fashion-mnist-smoke.json')).toBe(4);
     // 3 seeds × 2 classes × 5 strategies × 4 seen defect kinds

@@ -21,6 +21,7 @@ import { runExperiment } from '../../src/experiment/runner.js';
 import type { ExperimentEvent } from '../../src/experiment/runner.js';
 import { Recon } from '../../src/training/strategies.js';
 import { tempDir } from '../data/helpers.js';
+import { tinyProtocol } from './fixtures.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -32,23 +33,7 @@ beforeAll(async () => {
 afterAll(async () => cleanup());
 
 function protocol(overrides: Partial<ExperimentProtocol> = {}): ExperimentProtocol {
-  return {
-    name: 'tiny',
-    dataset: { kind: 'synthetic', categories: ['disc'], defects: ['scratch', 'hole'], trainCount: 10, testGoodCount: 3, testDefectCount: 2, root: join(dir, 'synthetic') },
-    arms: [
-      { strategy: 'Recon', labelled: [0.3] },
-      { strategy: 'CKAPatch', labelled: [0.3] },
-    ],
-    labelledClasses: ['hole'],
-    seeds: [0, 1],
-    epochs: 2,
-    imageSize: 64,
-    model: { arch: 'resnet18', layers: ['layer2', 'layer3'], weights: 'random' },
-    training: { batchSize: 4, aeLearningRate: 0.005 },
-    validationFraction: 0.2,
-    examplesPerClass: 1,
-    ...overrides,
-  };
+  return tinyProtocol(join(dir, 'synthetic'), overrides);
 }
 
 describe('runExperiment', () => {

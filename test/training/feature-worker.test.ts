@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ResNetExtractorOptions, ResNetFeatureExtractor } from '../../src/backbone/extractor.js';
 import { elasticDataset, pixelDataset } from '../../src/data/pixel-dataset.js';
 import type { PixelStack } from '../../src/data/pixel-dataset.js';
-import { BackendError, InvalidArgumentError } from '../../src/errors.js';
+import { BackendError } from '../../src/errors.js';
 import { Rng } from '../../src/nn/random.js';
 import type { ImageDataset } from '../../src/training/dataset.js';
 import type { StepLog, TrainingResult } from '../../src/training/history.js';
@@ -43,7 +43,6 @@ function pixels(count: number, seed: number): PixelStack {
 
 const normalStack = pixels(4, 1);
 const anomalyStack = pixels(2, 2);
-const withRecipe = (stack: PixelStack): ImageDataset => ({ ...pixelDataset(stack), recipe: { kind: 'pixels', stack } });
 
 beforeAll(async () => {
   await setUpBackend();
@@ -76,7 +75,7 @@ const losses = (s: StepLog) => [s.step, s.epoch, s.batch, s.lRec, s.lAdv, s.lD, 
 
 describe('feature worker', () => {
   it('computes fixed datasets ahead in the worker, with exactly the losses of the main thread', async () => {
-    const data = (): TrainingData => ({ normal: withRecipe(normalStack), anomalies: withRecipe(anomalyStack) });
+    const data = (): TrainingData => ({ normal: pixelDataset(normalStack), anomalies: pixelDataset(anomalyStack) });
     const before = tf.memory().numTensors;
     const main = await train({ worker: false }, data());
     const threaded = await train({ worker: { file: workerFile } }, data());
@@ -93,7 +92,7 @@ describe('feature worker', () => {
   it('draws elastic anomalies in the worker, afresh for every step', async () => {
     const recipe = { kind: 'elastic' as const, stack: normalStack, options: { seed: 3 } };
     const anomalies: ImageDataset = { ...elasticDataset(normalStack, { seed: 3 }), recipe };
-    const { steps, result } = await train({ worker: { file: workerFile } }, { normal: withRecipe(normalStack), anomalies });
+    const { steps, result } = await train({ worker: { file: workerFile } }, { normal: pixelDataset(normalStack), anomalies });
     expect(result.features).toMatchObject({ worker: 'wasm', computed: { normal: 4, anomalies: 8 }, cached: { anomalies: 0 } });
     expect(result.features?.stores.anomalies).toBeNull();
     expect(steps).toHaveLength(4);
@@ -104,12 +103,13 @@ describe('feature worker', () => {
   }, 120_000);
 
   it("'auto' runs without a worker where none can run; true names what is missing", async () => {
-    const data = (): TrainingData => ({ normal: withRecipe(normalStack), anomalies: withRecipe(anomalyStack) });
+    const data = (): TrainingData => ({ normal: pixelDataset(normalStack), anomalies: pixelDataset(anomalyStack) });
     // From the TypeScript sources there is no built worker next to the module: 'auto' quietly uses none.
     const auto = await train({ epochs: 1 }, data());
     expect(auto.result.features?.worker).toBeNull();
     await expect(train({ worker: true }, data(), false)).rejects.toThrow(/options\.worker.*extractorOptions is missing/);
-    await expect(train({ worker: true }, { normal: pixelDataset(normalStack) })).rejects.toThrow(InvalidArgumentError);
+    const { size, batch } = pixelDataset(normalStack); // the same images without a recipe
+    await expect(train({ worker: true }, { normal: { size, batch } })).rejects.toThrow(/options\.worker.*no dataset has a recipe/);
     await expect(train({ worker: true }, data())).rejects.toThrow(/No feature worker script/);
   }, 120_000);
 

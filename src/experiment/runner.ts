@@ -217,6 +217,13 @@ export async function runExperiment(protocol: ExperimentProtocol | ResolvedProto
           status = 'aborted';
           break;
         }
+        // Another process working on the same folder (e.g. with another --only) may have
+        // finished this run since the grid was read.
+        if ((await readRunResult(resultsDir, run.id)) !== null) {
+          done.add(run.id);
+          emit({ type: 'run-skipped', run });
+          continue;
+        }
         emit({ type: 'run-start', run, position, pending: pending.length });
         const result = await executeRun(run, {
           protocol: resolved.name,

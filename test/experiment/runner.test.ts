@@ -110,6 +110,27 @@ describe('runExperiment', () => {
     }
   });
 
+  it('skips a run that another process finished while this one was busy', async () => {
+    const p = protocol({ seeds: [0], epochs: 1 });
+    const [first, second] = expandGrid(parseProtocol(p));
+    const source = join(dir, 'other-process');
+    await runExperiment(p, { resultsDir: source, checkpoints: false, filter: (r) => r.id === second.id });
+    const shared = join(dir, 'shared');
+    const events: ExperimentEvent[] = [];
+    const outcome = await runExperiment(p, {
+      resultsDir: shared,
+      checkpoints: false,
+      onProgress: (e) => {
+        events.push(e);
+        // the "other process" completes the second run while the first one trains
+        if (e.type === 'epoch' && e.run.id === first.id) void cp(runDir(source, second.id), runDir(shared, second.id), { recursive: true });
+      },
+    });
+    expect(outcome.runs).toEqual({ total: 2, complete: 2, ranNow: 1 });
+    expect(events.filter((e) => e.type === 'run-start').map((e) => (e.type === 'run-start' ? e.run.id : ''))).toEqual([first.id]);
+    expect(events.some((e) => e.type === 'run-skipped' && e.run.id === second.id)).toBe(true);
+  });
+
   it('a crash in the middle of a run loses only that run, which then resumes from its checkpoint', async () => {
     const resultsDir = join(dir, 'crash');
     const p = protocol({ seeds: [0] });

@@ -211,6 +211,11 @@ export async function runExperiment(protocol: ExperimentProtocol | ResolvedProto
     const record = await describeExtractor(extractorOptions);
     const extractor = await createResNetExtractor(extractorOptions);
     const data = new ExperimentData({ resultsDir, signal });
+    // The backbone's identity, part of the test-feature cache's file names.
+    const testFeatureCache =
+      (options.testFeatureCache ?? true)
+        ? JSON.stringify({ arch: record.arch, layers: record.layers, weights: record.weights.kind === 'file' ? record.weights.sha256 : record.weights })
+        : null;
     try {
       for (const [position, run] of pending.entries()) {
         if (signal?.aborted) {
@@ -235,7 +240,7 @@ export async function runExperiment(protocol: ExperimentProtocol | ResolvedProto
           signal,
           emit,
           environment: { backend, weightsSha256: record.weights.kind === 'file' ? record.weights.sha256 : null },
-          testFeatureCache: (options.testFeatureCache ?? true) ? JSON.stringify({ arch: record.arch, layers: record.layers, weights: record.weights.kind === 'file' ? record.weights.sha256 : record.weights }) : null,
+          testFeatureCache,
         });
         if (result === null) {
           emit({ type: 'run-aborted', run });

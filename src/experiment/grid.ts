@@ -24,40 +24,16 @@ import { SYNTHETIC_CLASSES, SYNTHETIC_DEFECTS } from '../data/synthetic.js';
 import { VISA_CATEGORIES } from '../data/visa.js';
 import { InvalidArgumentError } from '../errors.js';
 import { MULTI_CLASS_KINDS } from './protocol.js';
-import type {
-  DatasetSpec,
-  LabelledSetting,
-  LimitSettings,
-  ModelSettings,
-  MultiClassKind,
-  ResolvedProtocol,
-  ScoringSettings,
-  TrainingSettings,
-} from './protocol.js';
+import type { DatasetSpec, LabelledSetting, MultiClassKind, ResolvedProtocol } from './protocol.js';
 
-/** Everything besides the grid coordinates that determines a run's result. */
-export interface RunSettings {
-  /** The data set. */
-  dataset: DatasetSpec;
-  /** Training epochs. */
-  epochs: number;
-  /** Side of the square input images. */
-  imageSize: number;
-  /** The frozen backbone. */
-  model: Required<ModelSettings>;
-  /** The protocol's training settings with the arm's overrides applied. */
-  training: TrainingSettings;
-  /** Scoring (σ, top-k). */
-  scoring: Required<ScoringSettings>;
-  /** How the reported epoch is chosen. */
-  selection: 'validation' | 'last';
-  /** Validation hold-out fraction. */
-  validationFraction: number;
-  /** Sub-sampling for smoke runs, or null. */
-  limits: LimitSettings | null;
-  /** Test examples kept per class for figures. */
-  examplesPerClass: number;
-}
+/**
+ * Everything besides the grid coordinates that determines a run's result: the protocol's
+ * fields of the same names, with `training` the protocol's settings plus the arm's overrides.
+ */
+export type RunSettings = Pick<
+  ResolvedProtocol,
+  'dataset' | 'epochs' | 'imageSize' | 'model' | 'training' | 'scoring' | 'selection' | 'validationFraction' | 'limits' | 'examplesPerClass'
+>;
 
 /** One training run of the grid. */
 export interface RunSpec {

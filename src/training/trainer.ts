@@ -132,6 +132,15 @@ function batchSlice(x: tf.Tensor4D, start: number, end = x.shape[0]): tf.Tensor4
   return tf.slice(x, [start, 0, 0, 0], [end - start, -1, -1, -1]);
 }
 
+/** The networks and optimizers one training step updates. */
+interface StepModels {
+  autoencoder: FeatureAutoEncoder;
+  adversary: Adversary | null;
+  discriminator: Discriminator | null;
+  aeOptimizer: tf.AdamOptimizer;
+  dOptimizer: tf.AdamOptimizer | null;
+}
+
 /**
  * Number of micro-batches a step of `normal` + `anomalous` images is split into: the largest
  * k ≤ `wanted` that divides both counts, so that every micro-batch holds the same share of
@@ -345,7 +354,7 @@ export class CKAADTrainer {
         // While this step trains, a feature worker (if any) computes the next step's features.
         const upcoming = this.peekNext(state, b, batches, epochRng, data.normal.size);
         if (upcoming !== null) provider.prefetch(upcoming.normal, upcoming.anomalies);
-        const values = await this.step(features.normal, features.anomalies, autoencoder, adversary, discriminator, aeOptimizer, dOptimizer);
+        const values = await this.step(features.normal, features.anomalies, { autoencoder, adversary, discriminator, aeOptimizer, dOptimizer });
         state.step += 1;
         state.batchInEpoch = b + 1;
         const p = state.partial;
@@ -430,15 +439,12 @@ export class CKAADTrainer {
   private async step(
     fN: tf.Tensor4D[],
     fA: tf.Tensor4D[] | null,
-    autoencoder: FeatureAutoEncoder,
-    adversary: Adversary | null,
-    discriminator: Discriminator | null,
-    aeOptimizer: tf.AdamOptimizer,
-    dOptimizer: tf.AdamOptimizer | null,
+    models: StepModels,
   ): Promise<StepValues> {
+    const { autoencoder, adversary, discriminator, aeOptimizer, dOptimizer } = models;
     const n = fN[0].shape[0];
     const parts = microBatchCount(n, fA === null ? 0 : fA[0].shape[0], this.options.microBatches);
-    if (parts > 1) return this.microBatchStep(parts, fN, fA, autoencoder, adversary, discriminator, aeOptimizer, dOptimizer);
+    if (parts > 1) return this.microBatchStep(parts, fN, fA, models);
 
     const kept: tf.Tensor[] = [];
     const keep = <T extends tf.Tensor>(t: T): T => {
@@ -544,12 +550,9 @@ export class CKAADTrainer {
     parts: number,
     fN: tf.Tensor4D[],
     fA: tf.Tensor4D[] | null,
-    autoencoder: FeatureAutoEncoder,
-    adversary: Adversary | null,
-    discriminator: Discriminator | null,
-    aeOptimizer: tf.AdamOptimizer,
-    dOptimizer: tf.AdamOptimizer | null,
+    models: StepModels,
   ): Promise<StepValues> {
+    const { autoencoder, adversary, discriminator, aeOptimizer, dOptimizer } = models;
     const pn = fN[0].shape[0] / parts;
     const pa = fA === null ? 0 : fA[0].shape[0] / parts;
     const slice = (maps: tf.Tensor4D[], size: number, i: number) => maps.map((m) => batchSlice(m, i * size, (i + 1) * size));

@@ -9,9 +9,10 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 
+import { folderState } from '../data/atomic.js';
 import { FileFormatError } from '../errors.js';
 import { OptionError } from './errors.js';
 
@@ -19,17 +20,6 @@ import { OptionError } from './errors.js';
 export const RESULTS_FORMAT = 'ckaad-results';
 /** Name of the results file marking a folder as ckaad's. */
 export const RESULTS_FILE = 'results.json';
-
-async function isCkaadOutput(dir: string): Promise<boolean> {
-  const entries = await readdir(dir);
-  if (entries.length === 0) return true;
-  try {
-    const parsed = JSON.parse(await readFile(join(dir, RESULTS_FILE), 'utf8')) as { format?: unknown };
-    return parsed.format === RESULTS_FORMAT;
-  } catch {
-    return false;
-  }
-}
 
 /** A folder being written: files go to {@link StagedOutput.dir}; {@link StagedOutput.commit} publishes it. */
 export interface StagedOutput {
@@ -51,9 +41,9 @@ export interface StagedOutput {
  */
 export async function stageOutput(target: string, flag: string): Promise<StagedOutput> {
   const final = resolve(target);
-  const existing = await stat(final).catch(() => null);
-  if (existing !== null && !existing.isDirectory()) throw new OptionError(flag, 'a folder to write results to', `${final} (a file)`);
-  if (existing !== null && !(await isCkaadOutput(final))) {
+  const state = await folderState(final, { file: RESULTS_FILE, formats: [RESULTS_FORMAT] });
+  if (state === 'file') throw new OptionError(flag, 'a folder to write results to', `${final} (a file)`);
+  if (state === 'foreign') {
     throw new OptionError(flag, `a new or empty folder, or one written by ckaad before (with ${RESULTS_FILE})`, `${final} (holds other files)`);
   }
   const parent = dirname(final);

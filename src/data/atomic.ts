@@ -63,3 +63,35 @@ export async function writeFileAtomic(
 export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
   await writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n');
 }
+
+/**
+ * What stands at a path that ckaad is about to replace with a folder of its own.
+ * - `absent`: nothing; `empty`: an empty folder; `ours`: a folder that holds `marker.file`
+ *   whose JSON `format` field is one of `marker.formats` (a folder ckaad wrote);
+ * - `file`: not a folder; `foreign`: a folder with anything else in it.
+ *
+ * Only `absent`, `empty` and `ours` may be replaced: ckaad never deletes a folder of someone
+ * else's files, whatever flag the user passed.
+ */
+export type FolderState = 'absent' | 'empty' | 'ours' | 'file' | 'foreign';
+
+/** The file and `format` values that mark a folder as written by ckaad. */
+export interface FolderMarker {
+  readonly file: string;
+  readonly formats: readonly string[];
+}
+
+/** Classifies `path` (see {@link FolderState}). */
+export async function folderState(path: string, marker: FolderMarker): Promise<FolderState> {
+  const { fs, path: p } = await nodeModules();
+  const info = await fs.stat(path).catch(() => null);
+  if (info === null) return 'absent';
+  if (!info.isDirectory()) return 'file';
+  if ((await fs.readdir(path)).length === 0) return 'empty';
+  try {
+    const parsed = JSON.parse(await fs.readFile(p.join(path, marker.file), 'utf8')) as { format?: unknown };
+    return typeof parsed?.format === 'string' && marker.formats.includes(parsed.format) ? 'ours' : 'foreign';
+  } catch {
+    return 'foreign';
+  }
+}

@@ -19,9 +19,10 @@
  * the image, and the same seed gives byte-identical files.
  */
 
-import { mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { FileFormatError, InvalidArgumentError } from '../errors.js';
+import { folderState } from './atomic.js';
 import { loadSharp } from './sharp.js';
 import { Rng } from '../nn/random.js';
 
@@ -288,7 +289,10 @@ export interface SyntheticOptions {
   testGoodCount?: number;
   /** Test images per class and defect kind; default 4. */
   testDefectCount?: number;
-  /** Replace a non-empty `target`; default false (refuse). */
+  /**
+   * Replace a synthetic set written here before (its ckaad-synthetic.json says so); default
+   * false. A folder of other files is never replaced.
+   */
   overwrite?: boolean;
 }
 
@@ -316,12 +320,17 @@ function count(name: string, value: number | undefined, fallback: number, min: n
   return v;
 }
 
+/** `format` of the manifest (ckaad-synthetic.json) that marks a folder as a synthetic set. */
+export const SYNTHETIC_FORMAT = 'ckaad-synthetic';
+const SYNTHETIC_MARKER = { file: 'ckaad-synthetic.json', formats: [SYNTHETIC_FORMAT] } as const;
+
 /**
  * Generate the synthetic fine-grained defect set (see the module notes). Files are written
  * to a temporary folder next to `target` and moved into place at the end, so `target`
  * never holds a partial dataset.
  *
- * @throws FileFormatError when `target` is a file, or a non-empty folder without `overwrite`.
+ * @throws FileFormatError when `target` is a file, a folder of other files (whatever `overwrite`
+ *   says), or an earlier synthetic set without `overwrite`.
  * @throws InvalidArgumentError for bad counts, size, classes or defects.
  *
  * @example
@@ -350,11 +359,15 @@ export async function generateSyntheticDefects(options: SyntheticOptions): Promi
   }
   const rng = new Rng(seed); // validates the seed
 
-  const existing = await stat(target).catch(() => null);
-  if (existing && !existing.isDirectory()) throw new FileFormatError(target, 'exists and is a file, expected a folder to create');
-  if (existing && (await readdir(target)).length > 0 && options.overwrite !== true) {
-    throw new FileFormatError(target, 'folder is not empty; pass overwrite: true to replace it');
+  const state = await folderState(target, SYNTHETIC_MARKER);
+  if (state === 'file') throw new FileFormatError(target, 'exists and is a file, expected a folder to create');
+  if (state === 'foreign') {
+    throw new FileFormatError(target, 'folder holds files that are not a ckaad synthetic set; ckaad never replaces such a folder (pick a new or empty one)');
   }
+  if (state === 'ours' && options.overwrite !== true) {
+    throw new FileFormatError(target, 'holds a synthetic set already; pass overwrite: true to replace it');
+  }
+  const existing = state !== 'absent';
 
   const parent = dirname(target);
   await mkdir(parent, { recursive: true });
@@ -383,7 +396,7 @@ export async function generateSyntheticDefects(options: SyntheticOptions): Promi
       await emit(join('test', 'good'), testGoodCount, null);
       for (const defect of defects) await emit(join('test', defect), testDefectCount, defect);
     }
-    const manifest = { generator: 'ckaad synthetic fine-grained defects', version: 1, seed, size, classes, defects, trainCount, testGoodCount, testDefectCount };
+    const manifest = { format: SYNTHETIC_FORMAT, generator: 'ckaad synthetic fine-grained defects', version: 1, seed, size, classes, defects, trainCount, testGoodCount, testDefectCount };
     await writeFile(join(tmp, 'ckaad-synthetic.json'), JSON.stringify(manifest, null, 2) + '\n');
 
     if (existing) {

@@ -21,7 +21,7 @@ import type { ResNetExtractorOptions, ResNetFeatureExtractor } from '../backbone
 import { encodeSafetensors } from '../data/safetensors.js';
 import { FileFormatError, InvalidArgumentError } from '../errors.js';
 import { Scorer } from '../scoring/scorer.js';
-import { nodeModules, writeFileAtomic } from '../data/atomic.js';
+import { folderState, nodeModules, writeFileAtomic } from '../data/atomic.js';
 import type { EpochLog, TrainingResult } from './history.js';
 import { optionsRecord } from './options.js';
 import type { CKAADTrainer } from './trainer.js';
@@ -142,12 +142,37 @@ export function trainingRecord(trainer: CKAADTrainer, result: TrainingResult): T
   };
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await (await nodeModules()).fs.stat(path);
-    return true;
-  } catch {
-    return false;
+/** The file and format that mark a folder as a saved ckaad model. */
+export const MODEL_MARKER = { file: 'model.json', formats: [MODEL_FORMAT] } as const;
+
+/**
+ * Checks that a model may be written to `target`: it does not exist, is an empty folder, or
+ * (with `overwrite`) is a ckaad model folder. Any other folder, `.` or a dataset root among
+ * them, is refused whatever `overwrite` says: ckaad never deletes a folder of the user's files.
+ *
+ * @param argument The option `target` came from, for the error (e.g. `'dir'`, `'--model'`).
+ * @param overwriteHint How the caller asks for overwriting (e.g. `'--overwrite'`).
+ * @param ErrorType The error class to throw (an {@link InvalidArgumentError} or a subclass).
+ * @throws InvalidArgumentError (or `ErrorType`) naming `argument` and `target`.
+ */
+export async function checkModelTarget(
+  target: string,
+  overwrite: boolean,
+  argument: string,
+  overwriteHint: string,
+  ErrorType: typeof InvalidArgumentError = InvalidArgumentError,
+): Promise<void> {
+  const state = await folderState(target, MODEL_MARKER);
+  if (state === 'file') throw new ErrorType(argument, 'a folder to save the model in', `${target} (a file)`);
+  if (state === 'foreign') {
+    throw new ErrorType(
+      argument,
+      'a new or empty folder, or a ckaad model folder to replace; ckaad never deletes a folder that holds other files',
+      `${target} (holds files and no ckaad model.json)`,
+    );
+  }
+  if (state === 'ours' && !overwrite) {
+    throw new ErrorType(argument, `a folder where no model exists yet (or ${overwriteHint} to replace the model)`, `${target} (a ckaad model)`);
   }
 }
 
@@ -167,8 +192,10 @@ async function exists(path: string): Promise<boolean> {
  *   training: trainingRecord(trainer, result),
  * });
  * ```
- * @param options.overwrite Replace an existing model at `dir`. Default false.
- * @throws InvalidArgumentError if `dir` exists and `overwrite` is false, or the parts disagree
+ * @param options.overwrite Replace an existing ckaad model at `dir`. Default false. An empty folder
+ *   is always used; a folder of other files is never replaced.
+ * @throws InvalidArgumentError if `dir` is a ckaad model and `overwrite` is false, if it is a file or a
+ *   folder holding anything but a ckaad model (never replaced, whatever `overwrite` says), or the parts disagree
  *   (auto-encoder vs. extractor architecture, bad scoring options); FileFormatError if writing fails.
  */
 export async function saveModel(dir: string, model: ModelToSave, options: { overwrite?: boolean } = {}): Promise<void> {
@@ -193,9 +220,7 @@ export async function saveModel(dir: string, model: ModelToSave, options: { over
   const { fs, path, crypto } = await nodeModules();
   const { basename, dirname, join } = path;
   const target = path.resolve(dir);
-  if (!options.overwrite && (await exists(target))) {
-    throw new InvalidArgumentError('dir', 'a path where no model exists yet (or options.overwrite: true)', target);
-  }
+  await checkModelTarget(target, options.overwrite === true, 'dir', 'options.overwrite: true');
   const bytes = encodeSafetensors(await toSafetensorsRecord(autoencoder.parameters()), { format: MODEL_FORMAT });
   const record: ModelRecord = {
     format: MODEL_FORMAT,
@@ -219,7 +244,7 @@ export async function saveModel(dir: string, model: ModelToSave, options: { over
     await fs.mkdir(staging, { recursive: true });
     await writeFileAtomic(join(staging, record.autoencoder.file), bytes);
     await writeFileAtomic(join(staging, 'model.json'), JSON.stringify(record, null, 2) + '\n');
-    if (await exists(target)) {
+    if ((await folderState(target, MODEL_MARKER)) !== 'absent') {
       // Swap: the old model moves aside, the new one takes its name, the old one is deleted.
       const old = join(dirname(target), `.${basename(target)}.${suffix}.old`);
       await fs.rename(target, old);

@@ -215,9 +215,70 @@ describe('model options', () => {
 
   it('an existing model folder without --overwrite, a folder that is not a model', async () => {
     const r = await runCli(['train', '--dataset', 'mvtec', '--root', synthetic, '--category', 'weave', '--model', model]);
-    expectFailure(r, EXIT.usage, /Invalid --model: expected a folder where no model exists yet \(or add --overwrite\)/);
+    expectFailure(r, EXIT.usage, /Invalid --model: expected a folder where no model exists yet \(or add --overwrite to replace the model\)/);
     const e = await runCli(['eval', '--backend', 'cpu', '--model', synthetic, '--dataset', 'mvtec', '--root', synthetic, '--category', 'weave', '--out', join(scratch.dir, 'e')]);
     expectFailure(e, EXIT.input, new RegExp(`${synthetic}/model.json: cannot read file`));
+  });
+});
+
+describe('train --overwrite never deletes a folder of the user\'s files', () => {
+  /** Every file under `dir` with its bytes, to compare before and after. */
+  async function snapshot(dir: string): Promise<Map<string, string>> {
+    const files = new Map<string, string>();
+    const walk = async (d: string): Promise<void> => {
+      for (const e of await readdir(d, { withFileTypes: true })) {
+        if (e.isDirectory()) await walk(join(d, e.name));
+        else files.set(join(d, e.name), (await readFile(join(d, e.name))).toString('base64'));
+      }
+    };
+    await walk(dir);
+    return files;
+  }
+  const refused = /Invalid --model: expected a new or empty folder, or a ckaad model folder to replace; ckaad never deletes a folder that holds other files, found .* \(holds files and no ckaad model\.json\)/;
+
+  it('a folder of user files, the dataset root and a parent of the dataset are refused, untouched', async () => {
+    const root = await copyOfSynthetic('overwrite-root');
+    const user = join(scratch.dir, 'user-files');
+    await mkdir(user);
+    await writeFile(join(user, 'thesis.txt'), 'years of work');
+    for (const target of [user, root, join(root, 'weave'), scratch.dir]) {
+      const before = await snapshot(target);
+      const r = await runCli(['train', '--backend', 'cpu', '--dataset', 'mvtec', '--root', root, '--category', 'weave', '--model', target, '--overwrite']);
+      expectFailure(r, EXIT.usage, refused);
+      expect(await snapshot(target)).toEqual(before);
+    }
+  });
+
+  it("'.' is refused, untouched", async () => {
+    const cwd = join(scratch.dir, 'cwd');
+    await mkdir(cwd);
+    await writeFile(join(cwd, 'notes.md'), '# mine');
+    const previous = process.cwd();
+    process.chdir(cwd);
+    try {
+      const r = await runCli(['train', '--backend', 'cpu', '--dataset', 'mvtec', '--root', synthetic, '--category', 'weave', '--model', '.', '--overwrite']);
+      expectFailure(r, EXIT.usage, refused);
+    } finally {
+      process.chdir(previous);
+    }
+    expect(await readFile(join(cwd, 'notes.md'), 'utf8')).toBe('# mine');
+  });
+
+  it('a file is refused; an empty folder and a ckaad model folder pass the check', async () => {
+    const file = join(scratch.dir, 'a-file');
+    await writeFile(file, 'x');
+    expectFailure(
+      await runCli(['train', '--backend', 'cpu', '--dataset', 'mvtec', '--root', synthetic, '--category', 'weave', '--model', file, '--overwrite']),
+      EXIT.usage,
+      /Invalid --model: expected a folder to save the model in, found .*a-file \(a file\)/,
+    );
+    // Past the check, the missing dataset root fails the run: the target itself was accepted.
+    const empty = join(scratch.dir, 'empty-target');
+    await mkdir(empty);
+    for (const target of [empty, model]) {
+      const r = await runCli(['train', '--backend', 'cpu', '--dataset', 'mvtec', '--root', join(scratch.dir, 'no-such-root'), '--category', 'weave', '--model', target, '--overwrite']);
+      expect(errorLine(r)).not.toMatch(/--model/);
+    }
   });
 });
 

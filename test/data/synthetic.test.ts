@@ -1,4 +1,4 @@
-import { readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileFormatError, InvalidArgumentError } from '../../src/errors.js';
@@ -70,14 +70,21 @@ describe('generateSyntheticDefects', () => {
     expect(manifest).toMatchObject({ seed: 5, size: SIZE });
   });
 
-  it('refuses a non-empty target unless overwrite is set, and leaves no temp folders', async () => {
+  it('never replaces a folder of other files; replaces an earlier set only with overwrite; leaves no temp folders', async () => {
     const target = join(dir, 'd');
     await mkdir(target);
     await writeFile(join(target, 'keep.txt'), 'x');
-    const e = await generateSyntheticDefects({ target, ...OPTIONS }).catch((x: unknown) => x);
-    expect(e).toBeInstanceOf(FileFormatError);
-    expect((e as FileFormatError).path).toBe(target);
-    expect(await readFile(join(target, 'keep.txt'), 'utf8')).toBe('x');
+    for (const overwrite of [false, true]) {
+      const e = await generateSyntheticDefects({ target, ...OPTIONS, overwrite }).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(FileFormatError);
+      expect((e as FileFormatError).path).toBe(target);
+      expect((e as Error).message).toMatch(/not a ckaad synthetic set/);
+    }
+    expect(await readdir(target)).toEqual(['keep.txt']);
+    await rm(join(target, 'keep.txt'));
+    await generateSyntheticDefects({ target, ...OPTIONS, classes: ['disc'], defects: ['hole'] }); // an empty folder is used
+    const again = await generateSyntheticDefects({ target, ...OPTIONS }).catch((x: unknown) => x);
+    expect((again as Error).message).toMatch(/holds a synthetic set already; pass overwrite: true/);
     const summary = await generateSyntheticDefects({ target, ...OPTIONS, classes: ['weave'], defects: ['hole'], overwrite: true });
     expect(summary).toMatchObject({ classes: ['weave'], defects: ['hole'], images: 3 + 2 + 2, masks: 2 });
     expect((await readdir(target)).sort()).toEqual(['ckaad-synthetic.json', 'weave']);

@@ -3,7 +3,7 @@
  * weights' hash check, atomic replacement, and the errors for broken directories.
  */
 
-import { copyFile, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -122,6 +122,21 @@ describe('saveModel / loadModel', () => {
     expect(model.autoencoder.parameters().get(name)?.dataSync()).toEqual(ae2.parameters().get(name)?.dataSync());
     model.dispose();
     expect((await readdir(scratch)).filter((e) => e.includes('model-replace'))).toEqual(['model-replace']);
+
+    // A folder of other files is never replaced, overwrite or not; an empty folder is used.
+    const user = join(scratch, 'model-user-files');
+    await mkdir(user);
+    await writeFile(join(user, 'keep.txt'), 'mine');
+    for (const overwrite of [false, true]) {
+      const refused = await saveModel(user, { extractor, autoencoder: ae2, imageSize: 64 }, { overwrite }).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(InvalidArgumentError);
+      expect((refused as Error).message).toMatch(/never deletes a folder that holds other files.*model-user-files/);
+    }
+    expect(await readdir(user)).toEqual(['keep.txt']);
+    const empty = join(scratch, 'model-empty');
+    await mkdir(empty);
+    await saveModel(empty, { extractor, autoencoder: ae2, imageSize: 64 });
+    expect((await readdir(empty)).sort()).toEqual(['autoencoder.safetensors', 'model.json']);
     ae1.dispose();
     ae2.dispose();
   });

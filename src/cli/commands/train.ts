@@ -6,13 +6,12 @@
  *     --weights wide_resnet50_2.safetensors --backbone wide_resnet50_2 --model models/bottle
  */
 
-import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 
 import type { Command } from 'commander';
 
 import { InvalidArgumentError } from '../../errors.js';
-import { describeExtractor, saveModel, trainingRecord } from '../../training/model.js';
+import { checkModelTarget, describeExtractor, saveModel, trainingRecord } from '../../training/model.js';
 import { resolveTrainerOptions } from '../../training/options.js';
 import type { TrainerOptions } from '../../training/options.js';
 import type { EpochLog } from '../../training/history.js';
@@ -119,9 +118,7 @@ export function epochTable(history: readonly EpochLog[]): string {
 export async function runTrain(v: TrainValues, ctx: CommandContext): Promise<Record<string, unknown>> {
   const { io } = ctx;
   const target = resolve(v.model);
-  if (!v.overwrite && (await stat(target).catch(() => null)) !== null) {
-    throw new OptionError('--model', 'a folder where no model exists yet (or add --overwrite)', target);
-  }
+  await checkModelTarget(target, v.overwrite, '--model', 'add --overwrite', OptionError);
   const trainer = trainerOptionsOf(v);
   const config = await modelConfig({ ...v, seed: v.seed });
   const backend = await selectBackend(v.backend);
@@ -208,7 +205,7 @@ export function registerTrain(program: Command, ctx: CommandContext): void {
   addTrainerOptions(cmd);
   addBackendOption(cmd);
   cmd.requiredOption('--model <dir>', 'folder to save the trained model to');
-  cmd.option('--overwrite', 'replace an existing model folder', false);
+  cmd.option('--overwrite', 'replace an existing ckaad model folder (never a folder of other files)', false);
   addJsonOption(cmd);
   cmd.addHelpText(
     'after',

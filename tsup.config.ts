@@ -22,11 +22,11 @@ export default defineConfig([
     treeshake: true,
   },
   {
-    // The feature worker thread of CKAADTrainer (src/training/feature-worker.ts): started with
+    // The feature worker thread of CKAADTrainer (src/node/feature-worker/worker.ts): started with
     // `new Worker('<dist>/feature-worker.js')` by the library (ESM or CJS build), so it must be
     // a built, self-contained ESM file next to index.js.
     ...shared,
-    entry: { 'feature-worker': 'src/training/feature-worker.ts' },
+    entry: { 'feature-worker': 'src/node/feature-worker/worker.ts' },
     format: ['esm'],
     dts: false,
   },

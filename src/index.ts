@@ -33,15 +33,15 @@ export type {
 } from './backbone/extractor.js';
 export { preprocessImages, IMAGENET_MEAN, IMAGENET_STD } from './backbone/preprocess.js';
 export type { PreprocessOptions } from './backbone/preprocess.js';
-export { resnetWeightSpecs, resnetLayout, isIgnoredWeight, BN_EPS } from './backbone/weights.js';
-export type { WeightSpec, ResNetLayout, ConvBnSpec, BlockSpec } from './backbone/weights.js';
-export { readSafetensors, encodeSafetensors, writeSafetensors, SafetensorsReader } from './data/safetensors.js';
+export { resnetWeightSpecs, resnetLayout, isIgnoredWeight, BN_EPS } from './backbone/resnet-weights.js';
+export type { WeightSpec, ResNetLayout, ConvBnSpec, BlockSpec } from './backbone/resnet-weights.js';
+export { readSafetensors, encodeSafetensors, writeSafetensors, SafetensorsReader } from './io/safetensors.js';
 export type {
   SafetensorsDtype,
   SafetensorsTensorInfo,
   SafetensorsTensor,
   SafetensorsTensorInput,
-} from './data/safetensors.js';
+} from './io/safetensors.js';
 
 // --- metrics ---
 export * from './metrics/index.js';
@@ -73,19 +73,19 @@ export { GanDiscriminator } from './discriminator/gan-discriminator.js';
 
 // --- losses ---
 export { reconstructionLoss, reconstructionLossPerImage } from './losses/reconstruction.js';
-export { reconSubLoss } from './losses/recon_sub.js';
-export type { ReconstructionPair } from './losses/recon_sub.js';
+export { reconSubLoss } from './losses/recon-sub.js';
+export type { ReconstructionPair } from './losses/recon-sub.js';
 export { energyLow, energyHigh } from './losses/energy.js';
-export { energyDiscriminatorLoss } from './losses/energy_discriminator.js';
-export type { DiscriminatorEnergies, EnergyLossOptions } from './losses/energy_discriminator.js';
-export { energyGeneratorLoss } from './losses/energy_generator.js';
-export { ganDiscriminatorLoss } from './losses/gan_discriminator.js';
-export { ganGeneratorLoss } from './losses/gan_generator.js';
+export { energyDiscriminatorLoss } from './losses/energy-discriminator-loss.js';
+export type { DiscriminatorEnergies, EnergyLossOptions } from './losses/energy-discriminator-loss.js';
+export { energyGeneratorLoss } from './losses/energy-generator-loss.js';
+export { ganDiscriminatorLoss } from './losses/gan-discriminator-loss.js';
+export { ganGeneratorLoss } from './losses/gan-generator-loss.js';
 
 // --- scoring ---
-export { anomalyMaps } from './scoring/anomaly_maps.js';
-export { gaussianBlur, gaussianKernel1d, gaussianRadius } from './scoring/gaussian_blur.js';
-export { imageScores } from './scoring/image_scores.js';
+export { anomalyMaps } from './scoring/anomaly-map.js';
+export { gaussianBlur, gaussianKernel1d, gaussianRadius } from './scoring/gaussian-blur.js';
+export { imageScores } from './scoring/image-scores.js';
 export { Scorer } from './scoring/scorer.js';
 export type { ScorerOptions, ScoreResult, MapExtractor, MapReconstructor } from './scoring/scorer.js';
 
@@ -94,8 +94,8 @@ export { CKAADTrainer } from './training/trainer.js';
 export type { TrainerModel, TrainingData, FitCallbacks } from './training/trainer.js';
 export { resolveTrainerOptions, optionsRecord, TRAINER_DEFAULTS } from './training/options.js';
 export type { TrainerOptions, ResolvedTrainerOptions } from './training/options.js';
-export { tensorDataset, isRandomDataset } from './training/dataset.js';
-export type { ImageDataset, ValidationSet } from './training/dataset.js';
+export { tensorDataset, isRandomDataset } from './data/image-dataset.js';
+export type { ImageDataset, ValidationSet } from './data/image-dataset.js';
 export { leanVariableGrads, untaped } from './training/lean-gradients.js';
 export type { VariableGrads } from './training/lean-gradients.js';
 export {
@@ -107,7 +107,7 @@ export {
   halfToFloat,
   encodeHalves,
   decodeHalves,
-} from './training/feature-cache.js';
+} from './features/cache.js';
 export type {
   FeatureCacheOptions,
   ResolvedFeatureCacheOptions,
@@ -116,12 +116,12 @@ export type {
   MapShape,
   SpillFileSystem,
   SpillTarget,
-} from './training/feature-cache.js';
-export { createFeatureProvider, FeatureProvider } from './training/features.js';
-export type { BatchFeatures, FeatureProviderOptions, FeatureProviderStats, WorkerOption } from './training/features.js';
-export { FeatureWorker, defaultWorkerFile } from './training/worker-client.js';
-export type { FeatureWorkerOptions, WorkerFeatures } from './training/worker-client.js';
-export type { DatasetRecipe, DatasetName } from './training/worker-protocol.js';
+} from './features/cache.js';
+export { createFeatureProvider, FeatureProvider } from './features/provider.js';
+export type { BatchFeatures, FeatureProviderOptions, FeatureProviderStats, WorkerOption } from './features/provider.js';
+export { FeatureWorker, defaultWorkerFile } from './node/feature-worker/client.js';
+export type { FeatureWorkerOptions, WorkerFeatures } from './node/feature-worker/client.js';
+export type { DatasetRecipe, DatasetName } from './node/feature-worker/messages.js';
 export { Recon, ReconSub, GAN, CKAImg, CKAPatch, STRATEGIES, energyAdversary } from './training/strategies.js';
 export type {
   Strategy,
@@ -131,7 +131,7 @@ export type {
   DiscriminatorOutputs,
   ReconstructionTerms,
 } from './training/strategies.js';
-export { composeDiscriminators } from './training/compose.js';
+export { composeDiscriminators } from './discriminator/compose.js';
 export { clipByGlobalNorm } from './training/clip.js';
 export { AnomalyCycler, epochBatches } from './training/batches.js';
 export type { AnomalyCyclerState } from './training/batches.js';
@@ -146,7 +146,7 @@ export {
   trainingRecord,
   sha256File,
   MODEL_FORMAT,
-} from './training/model.js';
+} from './io/saved-model.js';
 export type {
   ModelToSave,
   LoadedModel,
@@ -155,42 +155,42 @@ export type {
   ExtractorWeightsRecord,
   ScoringRecord,
   TrainingRecord,
-} from './training/model.js';
+} from './io/saved-model.js';
 
 // --- data ---
 export { resizeBilinear } from './data/resize.js';
 export type { Uint8Image } from './data/resize.js';
-export { decodeImage, decodeMask, readImageSize, sniffImageFormat } from './data/images.js';
-export type { ImageSource, ImageFormat, Resizer, DecodedPixels, DecodeImageOptions, DecodeMaskOptions } from './data/images.js';
+export { decodeImage, decodeMask, readImageSize, sniffImageFormat } from './node/images.js';
+export type { ImageSource, ImageFormat, Resizer, DecodedPixels, DecodeImageOptions, DecodeMaskOptions } from './node/images.js';
 export { decodeBmp } from './data/bmp.js';
-export { labelFor } from './data/dataset.js';
-export type { Label, LabelledItem, ImageSample, DatasetDescription } from './data/dataset.js';
-export { IMAGE_EXTENSIONS } from './data/files.js';
-export { readMvtec, MVTEC_AD_CATEGORIES, MVTEC_GOOD } from './data/mvtec.js';
-export type { MvtecOptions } from './data/mvtec.js';
-export { readVisa, VISA_CATEGORIES } from './data/visa.js';
-export type { VisaOptions } from './data/visa.js';
-export { readClassFolders } from './data/class-folders.js';
-export type { ClassFoldersOptions } from './data/class-folders.js';
-export { readChestXray, CHEST_XRAY_CLASSES } from './data/chest-xray.js';
-export type { ChestXrayOptions } from './data/chest-xray.js';
-export { readOct2017, OCT2017_CLASSES } from './data/oct.js';
-export type { Oct2017Options } from './data/oct.js';
-export { readBr35h, BR35H_CLASSES } from './data/br35h.js';
-export type { Br35hOptions } from './data/br35h.js';
-export { readIsic2018, ISIC2018_CLASSES } from './data/isic.js';
-export type { Isic2018Options } from './data/isic.js';
-export { readIdxDataset, readIdxImages, readIdxLabels, idxPixels, FASHION_MNIST_CLASSES, MNIST_CLASSES } from './data/idx.js';
-export type { IdxDataset, IdxDatasetOptions, IdxImages, IdxSample } from './data/idx.js';
-export { readFolderDataset, FOLDER_NORMAL } from './data/folder.js';
-export { verifyDataset } from './data/verify.js';
-export type { DatasetProblem, VerifyReport } from './data/verify.js';
-export { decodeStream, batchStream, loadImages, pixelsToTensor, preprocessBatch, masksToTensor } from './data/stream.js';
-export type { StreamSource, DecodeStreamOptions, DecodedItem, SkippedImage, DecodeSummary, PixelBatch } from './data/stream.js';
+export { labelFor } from './data/labelled.js';
+export type { Label, LabelledItem, ImageSample, DatasetDescription } from './data/labelled.js';
+export { IMAGE_EXTENSIONS } from './node/readers/files.js';
+export { readMvtec, MVTEC_AD_CATEGORIES, MVTEC_GOOD } from './node/readers/mvtec.js';
+export type { MvtecOptions } from './node/readers/mvtec.js';
+export { readVisa, VISA_CATEGORIES } from './node/readers/visa.js';
+export type { VisaOptions } from './node/readers/visa.js';
+export { readClassFolders } from './node/readers/class-folders.js';
+export type { ClassFoldersOptions } from './node/readers/class-folders.js';
+export { readChestXray, CHEST_XRAY_CLASSES } from './node/readers/chest-xray.js';
+export type { ChestXrayOptions } from './node/readers/chest-xray.js';
+export { readOct2017, OCT2017_CLASSES } from './node/readers/oct.js';
+export type { Oct2017Options } from './node/readers/oct.js';
+export { readBr35h, BR35H_CLASSES } from './node/readers/br35h.js';
+export type { Br35hOptions } from './node/readers/br35h.js';
+export { readIsic2018, ISIC2018_CLASSES } from './node/readers/isic.js';
+export type { Isic2018Options } from './node/readers/isic.js';
+export { readIdxDataset, readIdxImages, readIdxLabels, idxPixels, FASHION_MNIST_CLASSES, MNIST_CLASSES } from './node/readers/idx.js';
+export type { IdxDataset, IdxDatasetOptions, IdxImages, IdxSample } from './node/readers/idx.js';
+export { readFolderDataset, FOLDER_NORMAL } from './node/readers/folder.js';
+export { verifyDataset } from './node/readers/verify.js';
+export type { DatasetProblem, VerifyReport } from './node/readers/verify.js';
+export { decodeStream, batchStream, loadImages, pixelsToTensor, preprocessBatch, masksToTensor } from './node/stream.js';
+export type { StreamSource, DecodeStreamOptions, DecodedItem, SkippedImage, DecodeSummary, PixelBatch } from './node/stream.js';
 export { pixelDataset, elasticDataset } from './data/pixel-dataset.js';
 export type { PixelStack } from './data/pixel-dataset.js';
-export { sampleProtocol, labelledAnomalyCount } from './data/protocol.js';
-export type { ProtocolOptions, ProtocolSplit } from './data/protocol.js';
+export { sampleProtocol, labelledAnomalyCount } from './data/sampler.js';
+export type { ProtocolOptions, ProtocolSplit } from './data/sampler.js';
 export {
   elasticTransform,
   elasticTransformPixels,

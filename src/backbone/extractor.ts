@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 import { InvalidArgumentError, ShapeMismatchError } from '../errors.js';
-import { readSafetensors } from '../data/safetensors.js';
+import { readSafetensors } from '../io/safetensors.js';
 import {
   LAYER_NAMES,
   RESNET_CONFIGS,
@@ -17,7 +17,7 @@ import {
   type ResNetName,
 } from './configs.js';
 import { resnetForward } from './resnet.js';
-import { loadResNetWeights, randomWeightSource, type ResNetWeights } from './weights.js';
+import { loadResNetWeights, randomWeightSource, type ResNetWeights } from './resnet-weights.js';
 
 /** A frozen network mapping preprocessed images to a few multi-scale feature maps. */
 export interface FeatureExtractor {

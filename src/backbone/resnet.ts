@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 
 import { InvalidArgumentError } from '../errors.js';
 import { LAYER_NAMES, type LayerName } from './configs.js';
-import type { FoldedBlock, FoldedConv, ResNetWeights } from './weights.js';
+import type { FoldedBlock, FoldedConv, ResNetWeights } from './resnet-weights.js';
 
 /** conv(x, W') + b' (BatchNorm folded in), optionally followed by ReLU. [N, H, W, Cin] → [N, H', W', Cout]. */
 export function convBn(x: tf.Tensor4D, conv: FoldedConv, relu: boolean): tf.Tensor4D {

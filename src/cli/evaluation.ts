@@ -13,11 +13,11 @@ import { join } from 'node:path';
 
 import type { MapExtractor, MapReconstructor } from '../scoring/scorer.js';
 import { Scorer } from '../scoring/scorer.js';
-import { preprocessBatch } from '../data/stream.js';
-import type { SkippedImage } from '../data/stream.js';
+import { preprocessBatch } from '../node/stream.js';
+import type { SkippedImage } from '../node/stream.js';
 import { AuproAccumulator } from '../metrics/aupro.js';
 import { imageAuroc } from '../metrics/auroc.js';
-import { bestF1 } from '../metrics/pr_curve.js';
+import { bestF1 } from '../metrics/pr-curve.js';
 import { yieldToEventLoop } from './context.js';
 import { loadBatches, skipLogger } from './dataset.js';
 import type { CliItem } from './dataset.js';

@@ -9,7 +9,7 @@
  * visible.
  */
 
-import { loadSharp } from '../data/sharp.js';
+import { loadSharp } from '../node/sharp.js';
 
 /** Pixels between two panels. */
 export const PANEL_GAP = 4;

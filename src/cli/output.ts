@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 
-import { folderState } from '../data/atomic.js';
+import { folderState } from '../node/atomic.js';
 import { FileFormatError } from '../errors.js';
 import { OptionError } from './errors.js';
 

@@ -4,7 +4,7 @@
  * command-line option at fault.
  */
 
-import { sampleProtocol } from '../data/protocol.js';
+import { sampleProtocol } from '../data/sampler.js';
 import { Rng } from '../nn/random.js';
 import type { CliDataset, CliItem } from './dataset.js';
 import { OptionError } from './errors.js';

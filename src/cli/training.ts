@@ -12,7 +12,7 @@ import type { LayerName, ResNetName } from '../backbone/configs.js';
 import { createResNetExtractor } from '../backbone/extractor.js';
 import type { ResNetExtractorOptions, ResNetFeatureExtractor } from '../backbone/extractor.js';
 import { elasticDataset, pixelDataset } from '../data/pixel-dataset.js';
-import type { SkippedImage } from '../data/stream.js';
+import type { SkippedImage } from '../node/stream.js';
 import { FileFormatError, InvalidArgumentError } from '../errors.js';
 import { CKAADTrainer } from '../training/trainer.js';
 import type { TrainingData } from '../training/trainer.js';

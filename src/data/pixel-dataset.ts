@@ -9,15 +9,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { preprocessImages } from '../backbone/preprocess.js';
 import { InvalidArgumentError } from '../errors.js';
 import { Rng } from '../nn/random.js';
-import { checkIndices, type ImageDataset } from '../training/dataset.js';
+import { checkIndices, type ImageDataset, type PixelStack } from './image-dataset.js';
 import { elasticTransformPixels, type ElasticOptions } from './elastic.js';
 
-/** Decoded square RGB images: `images` holds `[count, size, size, 3]` bytes. */
-export interface PixelStack {
-  images: Uint8Array;
-  count: number;
-  size: number;
-}
+export type { PixelStack };
 
 function checkStack(stack: PixelStack): void {
   const { images, count, size } = stack ?? ({} as PixelStack);

@@ -22,8 +22,8 @@
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { FileFormatError, InvalidArgumentError } from '../errors.js';
-import { folderState } from './atomic.js';
-import { loadSharp } from './sharp.js';
+import { folderState } from '../node/atomic.js';
+import { loadSharp } from '../node/sharp.js';
 import { Rng } from '../nn/random.js';
 
 /** Object classes the generator can draw. */

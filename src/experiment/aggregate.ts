@@ -11,7 +11,7 @@
 
 import { join } from 'node:path';
 
-import { writeFileAtomic, writeJsonAtomic } from '../data/atomic.js';
+import { writeFileAtomic, writeJsonAtomic } from '../node/atomic.js';
 import type { RunSpec } from './grid.js';
 import { labelledTag } from './grid.js';
 import type { GroupField } from './protocol.js';

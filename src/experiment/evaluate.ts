@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 
 import { AuproAccumulator } from '../metrics/aupro.js';
 import { imageAuroc } from '../metrics/auroc.js';
-import { bestF1 } from '../metrics/pr_curve.js';
+import { bestF1 } from '../metrics/pr-curve.js';
 import type { Scorer } from '../scoring/scorer.js';
 import type { TestSet } from './data.js';
 import type { TestFeatures } from './test-features.js';

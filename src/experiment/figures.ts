@@ -14,8 +14,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { readSafetensors } from '../data/safetensors.js';
-import { loadSharp } from '../data/sharp.js';
+import { readSafetensors } from '../io/safetensors.js';
+import { loadSharp } from '../node/sharp.js';
 import { FileFormatError, InvalidArgumentError } from '../errors.js';
 import { imageAuroc } from '../metrics/auroc.js';
 import { readRunResults, readRunScores, runDir } from './results.js';

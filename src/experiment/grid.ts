@@ -14,14 +14,14 @@
 
 import { createHash } from 'node:crypto';
 
-import { BR35H_CLASSES } from '../data/br35h.js';
-import { CHEST_XRAY_CLASSES } from '../data/chest-xray.js';
-import { FASHION_MNIST_CLASSES, MNIST_CLASSES } from '../data/idx.js';
-import { ISIC2018_CLASSES } from '../data/isic.js';
-import { MVTEC_AD_CATEGORIES, MVTEC_GOOD } from '../data/mvtec.js';
-import { OCT2017_CLASSES } from '../data/oct.js';
+import { BR35H_CLASSES } from '../node/readers/br35h.js';
+import { CHEST_XRAY_CLASSES } from '../node/readers/chest-xray.js';
+import { FASHION_MNIST_CLASSES, MNIST_CLASSES } from '../node/readers/idx.js';
+import { ISIC2018_CLASSES } from '../node/readers/isic.js';
+import { MVTEC_AD_CATEGORIES, MVTEC_GOOD } from '../node/readers/mvtec.js';
+import { OCT2017_CLASSES } from '../node/readers/oct.js';
 import { SYNTHETIC_CLASSES, SYNTHETIC_DEFECTS } from '../data/synthetic.js';
-import { VISA_CATEGORIES } from '../data/visa.js';
+import { VISA_CATEGORIES } from '../node/readers/visa.js';
 import { InvalidArgumentError } from '../errors.js';
 import { MULTI_CLASS_KINDS } from './protocol.js';
 import type { DatasetSpec, LabelledSetting, MultiClassKind, ResolvedProtocol } from './protocol.js';

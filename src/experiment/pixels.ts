@@ -18,12 +18,12 @@ import * as tf from '@tensorflow/tfjs-core';
 
 import { preprocessImages } from '../backbone/preprocess.js';
 import { elasticTransformPixels } from '../data/elastic.js';
-import { decodeStream } from '../data/stream.js';
+import { decodeStream } from '../node/stream.js';
 import { CkaadError, InvalidArgumentError } from '../errors.js';
 import { Rng } from '../nn/random.js';
-import { checkIndices } from '../training/dataset.js';
-import type { ImageDataset } from '../training/dataset.js';
-import { writeJsonAtomic } from '../data/atomic.js';
+import { checkIndices } from '../data/image-dataset.js';
+import type { ImageDataset } from '../data/image-dataset.js';
+import { writeJsonAtomic } from '../node/atomic.js';
 import { canonicalJson } from './grid.js';
 
 /** Random access to `count` square images of `size × size × channels` bytes. */

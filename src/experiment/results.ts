@@ -20,7 +20,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import type { EpochLog } from '../training/history.js';
-import { writeFileAtomic, writeJsonAtomic } from '../data/atomic.js';
+import { writeFileAtomic, writeJsonAtomic } from '../node/atomic.js';
 import { FileFormatError } from '../errors.js';
 import type { RunSpec } from './grid.js';
 

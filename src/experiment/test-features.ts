@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 
 import type { FeatureExtractor } from '../backbone/extractor.js';
-import { temporarySibling } from '../data/atomic.js';
+import { temporarySibling } from '../node/atomic.js';
 import { FileFormatError, InvalidArgumentError } from '../errors.js';
 import { abortedError, bytesToInput } from './pixels.js';
 import type { PixelSource } from './pixels.js';

@@ -27,10 +27,10 @@
  */
 
 import { InvalidArgumentError, ShapeMismatchError } from '../errors.js';
-import { labelComponents } from './connected_components.js';
-import { aurocFromCount, lowerBound, upperBound } from './mann_whitney.js';
-import { exactPrecision, mapEntries } from './map_inputs.js';
-import { ScoreBuffer, type FloatArray } from './score_buffer.js';
+import { labelComponents } from './connected-components.js';
+import { aurocFromCount, lowerBound, upperBound } from './mann-whitney.js';
+import { exactPrecision, mapEntries } from './map-inputs.js';
+import { ScoreBuffer, type FloatArray } from './score-buffer.js';
 import type { LabelArray, ScoreArray, ScorePrecision } from './types.js';
 import {
   checkFprLimit,

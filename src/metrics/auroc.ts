@@ -2,7 +2,7 @@
  * Image-level AUROC, equal to scikit-learn's `roc_auc_score(labels, scores)`.
  */
 
-import { aurocFromCount, doubledMannWhitney } from './mann_whitney.js';
+import { aurocFromCount, doubledMannWhitney } from './mann-whitney.js';
 import type { LabelArray, ScoreArray } from './types.js';
 import {
   checkLabelArray,

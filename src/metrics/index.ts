@@ -6,8 +6,8 @@
 
 export type { LabelArray, ScoreArray, ScorePrecision } from './types.js';
 export { imageAuroc } from './auroc.js';
-export { precisionRecallCurve, bestF1, type PrecisionRecallCurve, type BestF1 } from './pr_curve.js';
-export { PixelAurocAccumulator, pixelAuroc, type PixelAurocOptions } from './pixel_auroc.js';
-export { connectedComponents, type Components } from './connected_components.js';
+export { precisionRecallCurve, bestF1, type PrecisionRecallCurve, type BestF1 } from './pr-curve.js';
+export { PixelAurocAccumulator, pixelAuroc, type PixelAurocOptions } from './pixel-auroc.js';
+export { connectedComponents, type Components } from './connected-components.js';
 export { AuproAccumulator, aupro, type AuproOptions } from './aupro.js';
-export { perImagePro, type PerImageProOptions, type PerImageProResult } from './per_image_pro.js';
+export { perImagePro, type PerImageProOptions, type PerImageProResult } from './per-image-pro.js';

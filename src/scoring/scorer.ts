@@ -9,9 +9,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { InvalidArgumentError, ShapeMismatchError } from '../errors.js';
 import { describe } from '../losses/checks.js';
-import { anomalyMaps } from './anomaly_maps.js';
-import { gaussianBlur } from './gaussian_blur.js';
-import { imageScores } from './image_scores.js';
+import { anomalyMaps } from './anomaly-map.js';
+import { gaussianBlur } from './gaussian-blur.js';
+import { imageScores } from './image-scores.js';
 
 /** Anything that turns preprocessed images into feature maps (e.g. a `FeatureExtractor`). */
 export interface MapExtractor {

@@ -22,9 +22,9 @@ import type * as tf from '@tensorflow/tfjs-core';
 import { FileFormatError } from '../errors.js';
 import type { AdamScalars } from './adam.js';
 import type { AnomalyCyclerState } from './batches.js';
-import { nodeModules, writeJsonAtomic } from '../data/atomic.js';
+import { nodeModules, writeJsonAtomic } from '../node/atomic.js';
 import type { EpochLog } from './history.js';
-import { saveTensors } from './weights.js';
+import { saveTensors } from '../io/state-dict.js';
 
 /** Name of the pointer file inside a checkpoint directory. */
 export const CHECKPOINT_FILE = 'checkpoint.json';

@@ -3,7 +3,7 @@
  */
 
 import type { FeatureAutoEncoder } from '../autoencoder/autoencoder.js';
-import type { FeatureProviderStats } from './features.js';
+import type { FeatureProviderStats } from '../features/provider.js';
 
 /** Losses of one training step (plain numbers), passed to `onStep`. */
 export interface StepLog {

@@ -4,9 +4,9 @@
  */
 
 import { InvalidArgumentError } from '../errors.js';
-import { resolveFeatureCacheOptions } from './feature-cache.js';
-import type { FeatureCacheOptions, ResolvedFeatureCacheOptions } from './feature-cache.js';
-import type { WorkerOption } from './features.js';
+import { resolveFeatureCacheOptions } from '../features/cache.js';
+import type { FeatureCacheOptions, ResolvedFeatureCacheOptions } from '../features/cache.js';
+import type { WorkerOption } from '../features/provider.js';
 import { CKAPatch } from './strategies.js';
 import type { LossWeights, Strategy } from './strategies.js';
 

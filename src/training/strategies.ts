@@ -27,12 +27,12 @@ import type { Discriminator } from '../discriminator/discriminator.js';
 import { EnergyDiscriminator } from '../discriminator/energy-discriminator.js';
 import { GanDiscriminator } from '../discriminator/gan-discriminator.js';
 import { ImageEnergyDiscriminator } from '../discriminator/image-energy-discriminator.js';
-import { energyDiscriminatorLoss } from '../losses/energy_discriminator.js';
-import { energyGeneratorLoss } from '../losses/energy_generator.js';
-import { ganDiscriminatorLoss } from '../losses/gan_discriminator.js';
-import { ganGeneratorLoss } from '../losses/gan_generator.js';
-import { reconSubLoss } from '../losses/recon_sub.js';
-import type { ReconstructionPair } from '../losses/recon_sub.js';
+import { energyDiscriminatorLoss } from '../losses/energy-discriminator-loss.js';
+import { energyGeneratorLoss } from '../losses/energy-generator-loss.js';
+import { ganDiscriminatorLoss } from '../losses/gan-discriminator-loss.js';
+import { ganGeneratorLoss } from '../losses/gan-generator-loss.js';
+import { reconSubLoss } from '../losses/recon-sub.js';
+import type { ReconstructionPair } from '../losses/recon-sub.js';
 import { reconstructionLoss } from '../losses/reconstruction.js';
 
 /** The loss weights every strategy function receives (resolved trainer options). */

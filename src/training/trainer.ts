@@ -47,17 +47,17 @@ import { AnomalyCycler, epochBatches } from './batches.js';
 import { readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import type { CheckpointFile, CheckpointState, LossSums } from './checkpoint.js';
 import { clipByGlobalNorm } from './clip.js';
-import { isRandomDataset, probeImageSize, probeImageSizeIfAny } from './dataset.js';
-import type { ImageDataset, ValidationSet } from './dataset.js';
+import { isRandomDataset, probeImageSize, probeImageSizeIfAny } from '../data/image-dataset.js';
+import type { ImageDataset, ValidationSet } from '../data/image-dataset.js';
 import type { EpochLog, StepLog, TrainingResult } from './history.js';
 import { optionsRecord, resolveTrainerOptions } from './options.js';
 import type { ResolvedTrainerOptions, TrainerOptions } from './options.js';
 import type { Adversary, LossWeights } from './strategies.js';
-import type { MapShape } from './feature-cache.js';
-import { createFeatureProvider } from './features.js';
-import type { FeatureProvider } from './features.js';
+import type { MapShape } from '../features/cache.js';
+import { createFeatureProvider } from '../features/provider.js';
+import type { FeatureProvider } from '../features/provider.js';
 import { leanVariableGrads, untaped } from './lean-gradients.js';
-import { loadParameters, loadTensors, parameterShapes } from './weights.js';
+import { loadParameters, loadTensors, parameterShapes } from '../io/state-dict.js';
 
 /** The networks a {@link CKAADTrainer} trains on top of. */
 export interface TrainerModel {

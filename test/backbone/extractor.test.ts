@@ -13,8 +13,8 @@ import {
   type PredictableModel,
 } from '../../src/backbone/extractor.js';
 import { maxPool3x3s2 } from '../../src/backbone/resnet.js';
-import { resnetWeightSpecs } from '../../src/backbone/weights.js';
-import { readSafetensors, writeSafetensors, type SafetensorsTensorInput } from '../../src/data/safetensors.js';
+import { resnetWeightSpecs } from '../../src/backbone/resnet-weights.js';
+import { readSafetensors, writeSafetensors, type SafetensorsTensorInput } from '../../src/io/safetensors.js';
 import { InvalidArgumentError, ShapeMismatchError } from '../../src/errors.js';
 import { formulaSafetensors } from './formula.js';
 

@@ -3,9 +3,9 @@
  * bit (see the formula in that script's docstring). Shared by the backbone tests.
  */
 
-import { encodeSafetensors, type SafetensorsTensorInput } from '../../src/data/safetensors.js';
+import { encodeSafetensors, type SafetensorsTensorInput } from '../../src/io/safetensors.js';
 import type { ResNetConfig } from '../../src/backbone/configs.js';
-import { resnetWeightSpecs, type WeightSpec } from '../../src/backbone/weights.js';
+import { resnetWeightSpecs, type WeightSpec } from '../../src/backbone/resnet-weights.js';
 
 /** Tensor number the script uses for the input image batch. */
 export const INPUT_TENSOR_INDEX = 1000;

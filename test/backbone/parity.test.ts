@@ -12,8 +12,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 import { LAYER_NAMES, RESNET_CONFIGS, type LayerName, type ResNetName } from '../../src/backbone/configs.js';
 import { createResNetExtractor } from '../../src/backbone/extractor.js';
-import { resnetWeightSpecs } from '../../src/backbone/weights.js';
-import { readSafetensors, type SafetensorsReader } from '../../src/data/safetensors.js';
+import { resnetWeightSpecs } from '../../src/backbone/resnet-weights.js';
+import { readSafetensors, type SafetensorsReader } from '../../src/io/safetensors.js';
 import { formulaInput, formulaSafetensors } from './formula.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/resnet/', import.meta.url));

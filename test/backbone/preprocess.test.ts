@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { IMAGENET_MEAN, IMAGENET_STD, preprocessImages } from '../../src/backbone/preprocess.js';
-import { readSafetensors } from '../../src/data/safetensors.js';
+import { readSafetensors } from '../../src/io/safetensors.js';
 import { InvalidArgumentError } from '../../src/errors.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/resnet/preprocess.safetensors', import.meta.url));

@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { LAYER_NAMES, RESNET_CONFIGS } from '../../src/backbone/configs.js';
 import { createResNetExtractor } from '../../src/backbone/extractor.js';
 import { maxPool3x3s2 } from '../../src/backbone/resnet.js';
-import { readSafetensors } from '../../src/data/safetensors.js';
+import { readSafetensors } from '../../src/io/safetensors.js';
 import { formulaInput, formulaSafetensors } from './formula.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/resnet/', import.meta.url));

@@ -13,9 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { useBackend } from '../../src/backend/select.js';
 import { RESNET_CONFIGS } from '../../src/backbone/configs.js';
-import { resnetWeightSpecs } from '../../src/backbone/weights.js';
-import { writeSafetensors } from '../../src/data/safetensors.js';
-import type { SafetensorsTensorInput } from '../../src/data/safetensors.js';
+import { resnetWeightSpecs } from '../../src/backbone/resnet-weights.js';
+import { writeSafetensors } from '../../src/io/safetensors.js';
+import type { SafetensorsTensorInput } from '../../src/io/safetensors.js';
 import { EXIT } from '../../src/cli/errors.js';
 import { errorLine, runCli, scratchDir, tinyIdx, tinySynthetic, untrainedModel } from './helpers.js';
 

@@ -12,7 +12,7 @@ import { FeatureAutoEncoder } from '../../src/autoencoder/autoencoder.js';
 import type { CliIo } from '../../src/cli/io.js';
 import { run } from '../../src/cli/program.js';
 import { generateSyntheticDefects } from '../../src/data/synthetic.js';
-import { describeExtractor, saveModel } from '../../src/training/model.js';
+import { describeExtractor, saveModel } from '../../src/io/saved-model.js';
 
 /** What a command run printed, and its exit code. */
 export interface CliRun {

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/errors.js';
 import { elasticDataset, pixelDataset } from '../../src/data/pixel-dataset.js';
-import { preprocessBatch } from '../../src/data/stream.js';
+import { preprocessBatch } from '../../src/node/stream.js';
 import { gradient } from './helpers.js';
 
 beforeAll(async () => {

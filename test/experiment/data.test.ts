@@ -11,8 +11,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { preprocessImages } from '../../src/backbone/preprocess.js';
-import { decodeImage } from '../../src/data/images.js';
-import { labelledAnomalyCount } from '../../src/data/protocol.js';
+import { decodeImage } from '../../src/node/images.js';
+import { labelledAnomalyCount } from '../../src/data/sampler.js';
 import { ExperimentData, assertNotInTest, derivedSeed, limitPerClass } from '../../src/experiment/data.js';
 import { expandGrid } from '../../src/experiment/grid.js';
 import { parseProtocol } from '../../src/experiment/protocol.js';

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { encodeSafetensors } from '../../src/data/safetensors.js';
-import { writeFileAtomic } from '../../src/data/atomic.js';
+import { encodeSafetensors } from '../../src/io/safetensors.js';
+import { writeFileAtomic } from '../../src/node/atomic.js';
 import {
   heatmapGridPixels,
   histogram,

@@ -5,8 +5,8 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, ShapeMismatchError } from '../../src/errors.js';
 import { energyHigh, energyLow } from '../../src/losses/energy.js';
-import { energyDiscriminatorLoss } from '../../src/losses/energy_discriminator.js';
-import { energyGeneratorLoss } from '../../src/losses/energy_generator.js';
+import { energyDiscriminatorLoss } from '../../src/losses/energy-discriminator-loss.js';
+import { energyGeneratorLoss } from '../../src/losses/energy-generator-loss.js';
 import { checkGradient, makeRng, take } from './helpers.js';
 
 beforeAll(async () => {

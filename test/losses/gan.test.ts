@@ -4,8 +4,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, ShapeMismatchError } from '../../src/errors.js';
-import { ganDiscriminatorLoss } from '../../src/losses/gan_discriminator.js';
-import { ganGeneratorLoss } from '../../src/losses/gan_generator.js';
+import { ganDiscriminatorLoss } from '../../src/losses/gan-discriminator-loss.js';
+import { ganGeneratorLoss } from '../../src/losses/gan-generator-loss.js';
 import { checkGradient, makeRng, randomArray, take } from './helpers.js';
 
 beforeAll(async () => {

@@ -2,9 +2,9 @@ import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, ShapeMismatchError } from '../../src/errors.js';
-import { anomalyMaps } from '../../src/scoring/anomaly_maps.js';
-import { gaussianBlur } from '../../src/scoring/gaussian_blur.js';
-import { imageScores } from '../../src/scoring/image_scores.js';
+import { anomalyMaps } from '../../src/scoring/anomaly-map.js';
+import { gaussianBlur } from '../../src/scoring/gaussian-blur.js';
+import { imageScores } from '../../src/scoring/image-scores.js';
 import { Scorer, type ScoreResult } from '../../src/scoring/scorer.js';
 import { expectAllClose, makeRng, randomArray } from '../losses/helpers.js';
 

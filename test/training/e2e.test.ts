@@ -9,7 +9,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 
 import type { ResNetFeatureExtractor } from '../../src/backbone/extractor.js';
 import { Scorer } from '../../src/scoring/scorer.js';
-import { tensorDataset } from '../../src/training/dataset.js';
+import { tensorDataset } from '../../src/data/image-dataset.js';
 import { CKAPatch } from '../../src/training/strategies.js';
 import { CKAADTrainer } from '../../src/training/trainer.js';
 import { setUpBackend, textures, tinyExtractor } from './fixtures.js';

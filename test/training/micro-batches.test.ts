@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { ResNetFeatureExtractor } from '../../src/backbone/extractor.js';
 import { InvalidArgumentError } from '../../src/errors.js';
-import { tensorDataset } from '../../src/training/dataset.js';
+import { tensorDataset } from '../../src/data/image-dataset.js';
 import type { StepLog } from '../../src/training/history.js';
 import { CKAImg, CKAPatch, GAN, Recon, ReconSub } from '../../src/training/strategies.js';
 import type { Strategy } from '../../src/training/strategies.js';

@@ -17,14 +17,14 @@ import { EnergyDiscriminator } from '../../src/discriminator/energy-discriminato
 import { GanDiscriminator } from '../../src/discriminator/gan-discriminator.js';
 import { ImageEnergyDiscriminator } from '../../src/discriminator/image-energy-discriminator.js';
 import { InvalidArgumentError, ShapeMismatchError } from '../../src/errors.js';
-import { energyDiscriminatorLoss } from '../../src/losses/energy_discriminator.js';
-import { energyGeneratorLoss } from '../../src/losses/energy_generator.js';
+import { energyDiscriminatorLoss } from '../../src/losses/energy-discriminator-loss.js';
+import { energyGeneratorLoss } from '../../src/losses/energy-generator-loss.js';
 import { reconstructionLoss } from '../../src/losses/reconstruction.js';
 import { imageAuroc } from '../../src/metrics/auroc.js';
 import { Scorer } from '../../src/scoring/scorer.js';
 import { clipByGlobalNorm } from '../../src/training/clip.js';
-import { tensorDataset } from '../../src/training/dataset.js';
-import type { ImageDataset } from '../../src/training/dataset.js';
+import { tensorDataset } from '../../src/data/image-dataset.js';
+import type { ImageDataset } from '../../src/data/image-dataset.js';
 import type { EpochLog, StepLog } from '../../src/training/history.js';
 import { CKAImg, CKAPatch, GAN, Recon, ReconSub } from '../../src/training/strategies.js';
 import type { Adversary, Strategy } from '../../src/training/strategies.js';

@@ -21,13 +21,13 @@ import { AnomalyCycler, epochBatches } from '../../src/training/batches.js';
 import { CHECKPOINT_FILE, readCheckpoint, writeCheckpoint } from '../../src/training/checkpoint.js';
 import type { CheckpointState } from '../../src/training/checkpoint.js';
 import { clipByGlobalNorm } from '../../src/training/clip.js';
-import { composeDiscriminators } from '../../src/training/compose.js';
-import { tensorDataset } from '../../src/training/dataset.js';
+import { composeDiscriminators } from '../../src/discriminator/compose.js';
+import { tensorDataset } from '../../src/data/image-dataset.js';
 import { resolveTrainerOptions, TRAINER_DEFAULTS } from '../../src/training/options.js';
 import type { TrainerOptions } from '../../src/training/options.js';
 import { CKAImg, CKAPatch, GAN, Recon, ReconSub, STRATEGIES } from '../../src/training/strategies.js';
 import type { Strategy } from '../../src/training/strategies.js';
-import { loadTensors } from '../../src/training/weights.js';
+import { loadTensors } from '../../src/io/state-dict.js';
 
 let scratch: string;
 
@@ -286,7 +286,7 @@ describe('Adam state', () => {
     expect(saved.scalars.iterations).toBe(37);
     expect([...saved.tensors.keys()]).toEqual(['m.a', 'm.b', 'v.a', 'v.b']);
     const path = join(scratch, 'adam.safetensors');
-    const { saveTensors } = await import('../../src/training/weights.js');
+    const { saveTensors } = await import('../../src/io/state-dict.js');
     await saveTensors(path, saved.tensors);
     const scalars = JSON.parse(JSON.stringify(saved.scalars)) as typeof saved.scalars;
 
@@ -311,7 +311,7 @@ describe('Adam state', () => {
     run(o, p, 2);
     const saved = await adamState(o, p);
     const path = join(scratch, 'adam-bad.safetensors');
-    const { saveTensors } = await import('../../src/training/weights.js');
+    const { saveTensors } = await import('../../src/io/state-dict.js');
     await saveTensors(path, saved.tensors);
     const other = new Map<string, tf.Variable>([
       ['a', tf.variable(tf.zeros([4]))],

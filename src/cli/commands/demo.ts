@@ -17,7 +17,7 @@ import type { Command } from 'commander';
 
 import { generateSyntheticDefects, SYNTHETIC_CLASSES, SYNTHETIC_DEFECTS } from '../../data/synthetic.js';
 import type { SyntheticClass } from '../../data/synthetic.js';
-import { describeExtractor, saveModel, trainingRecord } from '../../training/model.js';
+import { describeExtractor, saveModel, trainingRecord } from '../../io/saved-model.js';
 import type { Strategy } from '../../training/strategies.js';
 import { STRATEGIES } from '../../training/strategies.js';
 import { selectBackend } from '../backend.js';

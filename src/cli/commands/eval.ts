@@ -12,7 +12,7 @@ import { basename, resolve } from 'node:path';
 import { Option } from 'commander';
 import type { Command } from 'commander';
 
-import { loadModel } from '../../training/model.js';
+import { loadModel } from '../../io/saved-model.js';
 import { selectBackend } from '../backend.js';
 import type { CommandContext } from '../context.js';
 import { DATASET_KINDS, openDataset } from '../dataset.js';

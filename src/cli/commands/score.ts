@@ -11,8 +11,8 @@ import { Option } from 'commander';
 import type { Command } from 'commander';
 
 import { FileFormatError } from '../../errors.js';
-import { IMAGE_EXTENSIONS, isImageFile, listImages } from '../../data/files.js';
-import { loadModel } from '../../training/model.js';
+import { IMAGE_EXTENSIONS, isImageFile, listImages } from '../../node/readers/files.js';
+import { loadModel } from '../../io/saved-model.js';
 import { selectBackend } from '../backend.js';
 import type { CommandContext } from '../context.js';
 import type { CliItem } from '../dataset.js';

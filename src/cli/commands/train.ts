@@ -11,7 +11,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 
 import { InvalidArgumentError } from '../../errors.js';
-import { checkModelTarget, describeExtractor, saveModel, trainingRecord } from '../../training/model.js';
+import { checkModelTarget, describeExtractor, saveModel, trainingRecord } from '../../io/saved-model.js';
 import { resolveTrainerOptions } from '../../training/options.js';
 import type { TrainerOptions } from '../../training/options.js';
 import type { EpochLog } from '../../training/history.js';

@@ -1,0 +1,169 @@
+/**
+ * The saved model directory: round trip (a loaded model scores identically), the backbone
+ * weights' hash check, atomic replacement, and the errors for broken directories.
+ */
+
+import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { FeatureAutoEncoder } from '../../src/autoencoder/autoencoder.js';
+import { RESNET_CONFIGS } from '../../src/backbone/configs.js';
+import { createResNetExtractor } from '../../src/backbone/extractor.js';
+import { randomWeightSource, resnetWeightSpecs } from '../../src/backbone/resnet-weights.js';
+import { writeSafetensors } from '../../src/io/safetensors.js';
+import type { SafetensorsTensorInput } from '../../src/io/safetensors.js';
+import { FileFormatError, InvalidArgumentError } from '../../src/errors.js';
+import { Scorer } from '../../src/scoring/scorer.js';
+import { createScorer, describeExtractor, loadModel, saveModel, sha256File } from '../../src/io/saved-model.js';
+import { setUpBackend, textures } from '../training/fixtures.js';
+
+let scratch: string;
+let images: tf.Tensor4D;
+let weightsPath: string;
+
+beforeAll(async () => {
+  await setUpBackend();
+  scratch = await mkdtemp(join(tmpdir(), 'ckaad-model-'));
+  images = tf.concat([textures(2, 1), textures(1, 2, true)]);
+  // A torchvision-named resnet18 file (stem … layer3) holding the seed-5 random initialisation.
+  const config = RESNET_CONFIGS.resnet18;
+  const source = randomWeightSource(config, 5);
+  const record: Record<string, SafetensorsTensorInput> = {};
+  for (const spec of resnetWeightSpecs(config).filter((s) => s.stage <= 3)) {
+    record[spec.name] = { dtype: 'F32', shape: spec.shape, data: await source.float32(spec.name) };
+  }
+  weightsPath = join(scratch, 'resnet18.safetensors');
+  await writeSafetensors(weightsPath, record);
+});
+
+afterAll(async () => {
+  images.dispose();
+  await rm(scratch, { recursive: true, force: true });
+});
+
+const layers: ['layer2', 'layer3'] = ['layer2', 'layer3'];
+
+describe('saveModel / loadModel', () => {
+  it('a loaded model scores exactly as the saved one', async () => {
+    const extractorOptions = { arch: 'resnet18', layers, weights: weightsPath } as const;
+    const extractor = await createResNetExtractor(extractorOptions);
+    const autoencoder = new FeatureAutoEncoder({ backbone: 'resnet18', layers, seed: 7 }); // ≠ the default seed 0
+    const dir = join(scratch, 'model-a');
+    await saveModel(dir, {
+      extractor: await describeExtractor(extractorOptions),
+      autoencoder,
+      imageSize: 64,
+      scoring: { topK: 50 },
+    });
+    const expected = new Scorer({ extractor, autoencoder, topK: 50 }).scoreBatch(images);
+
+    const before = tf.memory().numTensors;
+    const model = await loadModel(dir);
+    expect(model.imageSize).toBe(64);
+    expect(model.scoring).toEqual({ sigma: 4, topK: 50 });
+    expect(model.record.extractor.weights).toEqual({ kind: 'file', path: weightsPath, sha256: await sha256File(weightsPath) });
+    expect(model.record.autoencoder.parameters).toBe(autoencoder.parameterCount());
+    const found = createScorer(model).scoreBatch(images);
+    expect(Array.from(found.scores)).toEqual(Array.from(expected.scores));
+    expect(found.maps).toEqual(expected.maps);
+    model.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+
+    // The weights file moved: point at it; the hash must still match.
+    const moved = join(scratch, 'moved.safetensors');
+    await copyFile(weightsPath, moved);
+    const relocated = await loadModel(dir, { extractorWeights: moved });
+    expect(Array.from(createScorer(relocated).scoreBatch(images).scores)).toEqual(Array.from(expected.scores));
+    relocated.dispose();
+    // A different file at that place is refused.
+    const bytes = await readFile(moved);
+    bytes[bytes.length - 1] ^= 0xff;
+    await writeFile(moved, bytes);
+    await expect(loadModel(dir, { extractorWeights: moved })).rejects.toThrow(/SHA-256.*not the backbone weights/);
+
+    extractor.dispose();
+    autoencoder.dispose();
+  });
+
+  it('records random backbones by seed and rebuilds them', async () => {
+    const autoencoder = new FeatureAutoEncoder({ backbone: 'resnet18', layers, seed: 2 });
+    const dir = join(scratch, 'model-random');
+    const record = await describeExtractor({ arch: 'resnet18', layers: ['layer3', 'layer2'], seed: 5 });
+    expect(record).toEqual({ arch: 'resnet18', layers, weights: { kind: 'random', seed: 5 } });
+    await saveModel(dir, { extractor: record, autoencoder, imageSize: 64 });
+    const model = await loadModel(dir);
+    // Random seed 5 and the file written from the same initialisation give the same features.
+    const fromFile = await createResNetExtractor({ arch: 'resnet18', layers, weights: weightsPath });
+    const a = model.extractor.extract(images);
+    const b = fromFile.extract(images);
+    a.forEach((m, i) => expect(m.dataSync()).toEqual(b[i].dataSync()));
+    tf.dispose([...a, ...b]);
+    fromFile.dispose();
+    model.dispose();
+    autoencoder.dispose();
+  });
+
+  it('replaces a model only when asked, atomically, leaving no temporary directories', async () => {
+    const dir = join(scratch, 'model-replace');
+    const ae1 = new FeatureAutoEncoder({ backbone: 'resnet18', layers, seed: 1 });
+    const ae2 = new FeatureAutoEncoder({ backbone: 'resnet18', layers, seed: 2 });
+    const extractor = await describeExtractor({ arch: 'resnet18', layers });
+    await saveModel(dir, { extractor, autoencoder: ae1, imageSize: 64 });
+    const error = await saveModel(dir, { extractor, autoencoder: ae2, imageSize: 64 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect((error as Error).message).toMatch(/overwrite/);
+    await saveModel(dir, { extractor, autoencoder: ae2, imageSize: 64 }, { overwrite: true });
+    const model = await loadModel(dir);
+    const name = [...ae2.parameters().keys()][0];
+    expect(model.autoencoder.parameters().get(name)?.dataSync()).toEqual(ae2.parameters().get(name)?.dataSync());
+    model.dispose();
+    expect((await readdir(scratch)).filter((e) => e.includes('model-replace'))).toEqual(['model-replace']);
+
+    // A folder of other files is never replaced, overwrite or not; an empty folder is used.
+    const user = join(scratch, 'model-user-files');
+    await mkdir(user);
+    await writeFile(join(user, 'keep.txt'), 'mine');
+    for (const overwrite of [false, true]) {
+      const refused = await saveModel(user, { extractor, autoencoder: ae2, imageSize: 64 }, { overwrite }).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(InvalidArgumentError);
+      expect((refused as Error).message).toMatch(/never deletes a folder that holds other files.*model-user-files/);
+    }
+    expect(await readdir(user)).toEqual(['keep.txt']);
+    const empty = join(scratch, 'model-empty');
+    await mkdir(empty);
+    await saveModel(empty, { extractor, autoencoder: ae2, imageSize: 64 });
+    expect((await readdir(empty)).sort()).toEqual(['autoencoder.safetensors', 'model.json']);
+    ae1.dispose();
+    ae2.dispose();
+  });
+
+  it('rejects inconsistent input and broken directories with errors naming the file', async () => {
+    const autoencoder = new FeatureAutoEncoder({ backbone: 'resnet18', layers, seed: 0 });
+    const extractor = await describeExtractor({ arch: 'resnet18', layers });
+    await expect(
+      saveModel(join(scratch, 'x'), { extractor: { ...extractor, arch: 'resnet34' }, autoencoder, imageSize: 64 }),
+    ).rejects.toThrow(/model\.autoencoder/);
+    await expect(saveModel(join(scratch, 'x'), { extractor, autoencoder, imageSize: 32 })).rejects.toThrow(/64×64/);
+    await expect(saveModel(join(scratch, 'x'), { extractor, autoencoder, imageSize: 64, scoring: { topK: 0 } })).rejects.toThrow(
+      /model\.scoring\.topK/,
+    );
+    await expect(describeExtractor({ arch: 'resnet18', layers, weights: new Uint8Array(4) })).rejects.toThrow(/options\.weights/);
+
+    const dir = join(scratch, 'model-broken');
+    await saveModel(dir, { extractor, autoencoder, imageSize: 64 });
+    const aeFile = join(dir, 'autoencoder.safetensors');
+    const bytes = await readFile(aeFile);
+    bytes[bytes.length - 1] ^= 0x01;
+    await writeFile(aeFile, bytes);
+    await expect(loadModel(dir)).rejects.toThrow(FileFormatError);
+    await expect(loadModel(dir)).rejects.toThrow(/autoencoder\.safetensors.*SHA-256/);
+    await writeFile(join(dir, 'model.json'), '{"format": "other"}');
+    await expect(loadModel(dir)).rejects.toThrow(/model\.json.*not a ckaad model/);
+    await expect(loadModel(join(scratch, 'nowhere'))).rejects.toThrow(/model\.json.*saveModel/);
+    autoencoder.dispose();
+  });
+});

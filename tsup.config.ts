@@ -5,19 +5,36 @@ import type { Options } from 'tsup';
 const shared: Options = {
   sourcemap: true,
   clean: false, // `npm run build` empties dist/ first; the configs below run side by side.
-  target: 'node20',
-  splitting: false,
   // tfjs-core's gradient definitions ship only as extensionless ESM under dist/, which Node
   // cannot load: bundle them (and the tfjs-core internals they use); tfjs-core itself stays external.
   noExternal: [/^@tensorflow\/tfjs-core\/dist\//],
 };
 
+/**
+ * The package's entries (package.json "exports"): the universal core, its Node build (the core
+ * with the Node platform installed), ckaad/node, ckaad/nn and ckaad/metrics.
+ */
+export const LIBRARY_ENTRIES = {
+  index: 'src/index.ts',
+  'index.node': 'src/index.node.ts',
+  node: 'src/node/index.ts',
+  nn: 'src/entries/nn.ts',
+  metrics: 'src/entries/metrics.ts',
+};
+
 export default defineConfig([
   {
-    // The library: ESM + CJS with type declarations for both.
+    // The library: ESM + CJS with type declarations for both. Code splitting puts the code the
+    // entries share into common chunks, so `ckaad` and `ckaad/node` loaded together hold ONE copy
+    // of every class (one CKAADTrainer, one FileFormatError) per module format.
     ...shared,
-    entry: { index: 'src/index.ts' },
+    entry: LIBRARY_ENTRIES,
     format: ['esm', 'cjs'],
+    target: 'es2022',
+    platform: 'neutral',
+    // Node built-ins and sharp stay imports (only ckaad/node and the Node build reach them).
+    external: ['sharp', /^node:/],
+    splitting: true,
     dts: true,
     treeshake: true,
   },
@@ -28,6 +45,7 @@ export default defineConfig([
     ...shared,
     entry: { 'feature-worker': 'src/node/feature-worker/worker.ts' },
     format: ['esm'],
+    target: 'node20',
     dts: false,
   },
   {
@@ -36,6 +54,7 @@ export default defineConfig([
     ...shared,
     entry: { 'cli/main': 'src/cli/main.ts' },
     format: ['esm'],
+    target: 'node20',
     dts: false,
   },
 ]);

@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    setupFiles: ['test/setup-node.ts'],
     // Model tests run real convolutions on the pure-JS backend: allow them time.
     testTimeout: 120_000,
     hookTimeout: 120_000,

@@ -184,7 +184,7 @@ async function stepCase(c: StepCase): Promise<StepResult> {
     await import(nodeBackend);
   }
   await ckaad.useBackend(c.backend);
-  if (c.kernels === 'tfjs') ckaad.restoreOriginalKernels();
+  if (c.kernels === 'tfjs') (await import('../src/backend/kernels/index.js')).restoreOriginalKernels();
   const backend = tf.getBackend();
 
   // The backend's forward 3×3 convolution rate.

@@ -17,14 +17,11 @@ import {
   CKAPatch,
   EnergyDiscriminator,
   ImageEnergyDiscriminator,
-  composeDiscriminators,
   createResNetExtractor,
-  energyAdversary,
-  energyLow,
-  registerFastKernels,
   tensorDataset,
   useBackend,
 } from 'ckaad';
+import { composeDiscriminators, energyAdversary, energyLow } from 'ckaad/nn';
 import type { Adversary, Strategy } from 'ckaad';
 import { textures } from './synthetic-textures.js';
 
@@ -64,7 +61,6 @@ export const halfImage: Strategy = {
 /** Trains each custom strategy for one epoch on generated data and prints its step losses. */
 export async function main(): Promise<void> {
   await useBackend('wasm');
-  registerFastKernels();
   const extractor = await createResNetExtractor({ arch: 'resnet18', layers: ['layer2', 'layer3'], weights: 'random' });
   const normal = textures(4, 1);
   const anomalies = textures(2, 2, true);

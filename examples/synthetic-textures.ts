@@ -6,7 +6,8 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 
-import { preprocessImages, Rng } from 'ckaad';
+import { preprocessImages } from 'ckaad';
+import { Rng } from 'ckaad/nn';
 
 /** Side of the generated images (the smallest size resnet18 {layer2, layer3} accepts). */
 export const SIZE = 64;

@@ -23,15 +23,15 @@ import {
   createResNetExtractor,
   createScorer,
   describeExtractor,
-  imageAuroc,
   loadModel,
-  registerFastKernels,
   saveModel,
   tensorDataset,
   trainingRecord,
   useBackend,
 } from 'ckaad';
 import type { EpochLog, Strategy } from 'ckaad';
+import { imageAuroc } from 'ckaad/metrics';
+import { modelFolder } from 'ckaad/node';
 import { SIZE, textures } from './synthetic-textures.js';
 
 /** Runs the example; returns the printed report. */
@@ -41,8 +41,7 @@ export async function main(epochs = 12): Promise<string> {
     lines.push(line);
     console.log(line);
   };
-  await useBackend('wasm');
-  registerFastKernels(); // fast conv gradients: training on wasm becomes practical
+  await useBackend('wasm'); // with ckaad's fast convolution gradients: training on wasm is practical
 
   const extractorOptions = { arch: 'resnet18', layers: ['layer2', 'layer3'], weights: 'random', seed: 0 } as const;
   const extractor = await createResNetExtractor(extractorOptions);
@@ -60,19 +59,19 @@ export async function main(epochs = 12): Promise<string> {
     const trainer = new CKAADTrainer({ extractor }, { strategy, epochs, batchSize: 4, aeLearningRate: 5e-3, seed: 0 });
     const result = await trainer.fit({ normal: tensorDataset(normal), anomalies: tensorDataset(anomalies) });
     histories.set(strategy.name, result.history);
-    const { scores } = createScorer({ extractor, autoencoder: result.autoencoder, scoring: { sigma: 4, topK: 100 } }).scoreBatch(testImages);
+    const { scores } = createScorer({ extractor, autoencoder: result.autoencoder, scoring: { sigma: 4, topK: 100, threshold: null } }).scoreBatch(testImages);
     aurocs.set(strategy.name, imageAuroc(testLabels, scores));
     print(`${strategy.name}: ${result.steps} steps in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     if (strategy === CKAPatch) {
       // Save the CKAPatch model, load it back, and check that it scores the same.
       modelDir = await mkdtemp(join(tmpdir(), 'ckaad-example-'));
-      await saveModel(join(modelDir, 'model'), {
+      await saveModel(modelFolder(join(modelDir, 'model')), {
         extractor: await describeExtractor(extractorOptions),
         autoencoder: result.autoencoder,
         imageSize: SIZE,
         training: trainingRecord(trainer, result),
       });
-      const loaded = await loadModel(join(modelDir, 'model'));
+      const loaded = await loadModel(modelFolder(join(modelDir, 'model')));
       const again = createScorer(loaded).scoreBatch(testImages).scores;
       print(`saved and reloaded CKAPatch model scores identically: ${again.every((s, i) => s === scores[i])}`);
       loaded.dispose();

@@ -18,7 +18,7 @@
 
 import { parseArgs } from 'node:util';
 
-import { writeFigures } from 'ckaad';
+import { writeFigures } from 'ckaad/node';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

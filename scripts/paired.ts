@@ -8,7 +8,7 @@
 
 import { parseArgs } from 'node:util';
 
-import { formatPairedMarkdown, pairedComparisons, readRunResults, readRunScores } from 'ckaad';
+import { formatPairedMarkdown, pairedComparisons, readRunResults, readRunScores } from 'ckaad/node';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { baseline: { type: 'string', default: 'Recon' } } });
 if (positionals.length !== 1) {

@@ -80,3 +80,17 @@ export class BackendError extends CkaadError {
     super('backend', message);
   }
 }
+
+/**
+ * A feature that needs Node.js (a file path, a dataset folder, a worker thread) was used from
+ * the universal `ckaad` entry where Node's part is not loaded: the message names `ckaad/node`
+ * and what to pass instead.
+ */
+export class NodeOnlyError extends CkaadError {
+  constructor(what: string, instead: string) {
+    super(
+      'node-only',
+      `${what} needs Node.js and the ckaad/node entry (\`import 'ckaad/node'\`, or use ckaad's Node build); ${instead}.`,
+    );
+  }
+}

@@ -2,127 +2,61 @@
  * ckaad — weakly-supervised visual anomaly detection with Coarse-Knowledge-Aware
  * Adversarial learning (CKAAD, AAAI 2025) on TensorFlow.js.
  *
+ * This entry is universal: it runs in Node, browsers and web workers, and imports no Node
+ * built-in. It builds, trains, saves, loads, scores and evaluates models. Files, folders,
+ * dataset layouts and worker threads are in `ckaad/node`; metrics in `ckaad/metrics`; layers,
+ * losses and discriminator parts for custom strategies in `ckaad/nn`.
+ *
  * @packageDocumentation
  */
 
-export * from './errors.js';
+// --- errors ---
+export {
+  CkaadError,
+  InvalidArgumentError,
+  ShapeMismatchError,
+  FileFormatError,
+  WeightsMismatchError,
+  BackendError,
+  NodeOnlyError,
+} from './errors.js';
+export type { WeightProblem } from './errors.js';
 
 // --- backend ---
 export { useBackend, ensureBackend, activeBackend } from './backend/select.js';
 export type { UseBackendOptions } from './backend/select.js';
-export { DEFAULT_BACKEND, FALLBACK_ORDER, defaultCandidates, isNode } from './backend/names.js';
-export type { BackendName, BundledBackend } from './backend/names.js';
-export { WASM_BINARY_NAMES } from './backend/bundled.js';
+export type { BackendName } from './backend/names.js';
 export type { WasmOptions } from './backend/bundled.js';
 export { backendInfo } from './backend/info.js';
-export { ensureGradients } from './backend/gradients.js';
-export type { BackendInfo, TfEngine } from './backend/info.js';
-export { registerFastKernels, restoreOriginalKernels, fastKernelNames, fastKernelsFor } from './backend/kernels/index.js';
+export type { BackendInfo } from './backend/info.js';
 
 // --- backbone ---
-export { RESNET_CONFIGS, LAYER_NAMES, STAGE_PLANES, STAGE_STRIDES, stageChannels } from './backbone/configs.js';
-export type { ResNetName, LayerName, ResNetConfig } from './backbone/configs.js';
-export { createResNetExtractor, ResNetFeatureExtractor, extractorFromFunction } from './backbone/extractor.js';
+export { createResNetExtractor, extractorFromFunction } from './backbone/extractor.js';
 export type {
   FeatureExtractor,
+  ResNetFeatureExtractor,
   ResNetExtractorOptions,
   FeatureFunction,
+  FunctionExtractorOptions,
   ExecutableModel,
   PredictableModel,
-  FunctionExtractorOptions,
 } from './backbone/extractor.js';
-export { preprocessImages, IMAGENET_MEAN, IMAGENET_STD } from './backbone/preprocess.js';
+export type { ResNetName, LayerName } from './backbone/configs.js';
+export { preprocessImages } from './backbone/preprocess.js';
 export type { PreprocessOptions } from './backbone/preprocess.js';
-export { resnetWeightSpecs, resnetLayout, isIgnoredWeight, BN_EPS } from './backbone/resnet-weights.js';
-export type { WeightSpec, ResNetLayout, ConvBnSpec, BlockSpec } from './backbone/resnet-weights.js';
-export { readSafetensors, encodeSafetensors, writeSafetensors, SafetensorsReader } from './io/safetensors.js';
-export type {
-  SafetensorsDtype,
-  SafetensorsTensorInfo,
-  SafetensorsTensor,
-  SafetensorsTensorInput,
-} from './io/safetensors.js';
 
-// --- metrics ---
-export * from './metrics/index.js';
-
-// --- nn / autoencoder / discriminator ---
-export { BaseModule, Sequential } from './nn/module.js';
-export type { Module, Layer4D, Step } from './nn/module.js';
-export { Rng } from './nn/random.js';
-export { Conv2d } from './nn/conv2d.js';
-export type { Conv2dOptions, ConvInit } from './nn/conv2d.js';
-export { ConvTranspose2d } from './nn/conv-transpose2d.js';
-export type { ConvTranspose2dOptions } from './nn/conv-transpose2d.js';
-export { InstanceNorm2d, instanceNorm1dRows, INSTANCE_NORM_EPS } from './nn/instance-norm.js';
-export type { InstanceNorm2dOptions } from './nn/instance-norm.js';
-export { Linear } from './nn/linear.js';
-export type { LinearOptions } from './nn/linear.js';
-export { relu, leakyRelu, LEAKY_RELU_SLOPE } from './nn/activations.js';
-export { kaimingNormalFanOut, pytorchDefaultUniform } from './nn/init.js';
+// --- networks ---
 export { FeatureAutoEncoder } from './autoencoder/autoencoder.js';
 export type { FeatureAutoEncoderOptions } from './autoencoder/autoencoder.js';
-export { resnetMapSizes } from './autoencoder/input-size.js';
-export type { Discriminator } from './discriminator/discriminator.js';
-export { EnergyDiscriminator, l2NormalizeChannels } from './discriminator/energy-discriminator.js';
+export { EnergyDiscriminator } from './discriminator/energy-discriminator.js';
 export type { EnergyDiscriminatorOptions } from './discriminator/energy-discriminator.js';
-export { ImageHead } from './discriminator/image-head.js';
-export type { ImageDiscriminatorOptions } from './discriminator/image-head.js';
 export { ImageEnergyDiscriminator } from './discriminator/image-energy-discriminator.js';
 export { GanDiscriminator } from './discriminator/gan-discriminator.js';
-
-// --- losses ---
-export { reconstructionLoss, reconstructionLossPerImage } from './losses/reconstruction.js';
-export { reconSubLoss } from './losses/recon-sub.js';
-export type { ReconstructionPair } from './losses/recon-sub.js';
-export { energyLow, energyHigh } from './losses/energy.js';
-export { energyDiscriminatorLoss } from './losses/energy-discriminator-loss.js';
-export type { DiscriminatorEnergies, EnergyLossOptions } from './losses/energy-discriminator-loss.js';
-export { energyGeneratorLoss } from './losses/energy-generator-loss.js';
-export { ganDiscriminatorLoss } from './losses/gan-discriminator-loss.js';
-export { ganGeneratorLoss } from './losses/gan-generator-loss.js';
-
-// --- scoring ---
-export { anomalyMaps } from './scoring/anomaly-map.js';
-export { gaussianBlur, gaussianKernel1d, gaussianRadius } from './scoring/gaussian-blur.js';
-export { imageScores } from './scoring/image-scores.js';
-export { Scorer } from './scoring/scorer.js';
-export type { ScorerOptions, ScoreResult, MapExtractor, MapReconstructor } from './scoring/scorer.js';
+export type { ImageDiscriminatorOptions } from './discriminator/image-head.js';
+export type { Discriminator } from './discriminator/discriminator.js';
 
 // --- training ---
-export { CKAADTrainer } from './training/trainer.js';
-export type { TrainerModel, TrainingData, FitCallbacks } from './training/trainer.js';
-export { resolveTrainerOptions, optionsRecord, TRAINER_DEFAULTS } from './training/options.js';
-export type { TrainerOptions, ResolvedTrainerOptions } from './training/options.js';
-export { tensorDataset, isRandomDataset } from './data/image-dataset.js';
-export type { ImageDataset, ValidationSet } from './data/image-dataset.js';
-export { leanVariableGrads, untaped } from './training/lean-gradients.js';
-export type { VariableGrads } from './training/lean-gradients.js';
-export {
-  FeatureStore,
-  CacheBudget,
-  resolveFeatureCacheOptions,
-  DEFAULT_CACHE_MEMORY_BYTES,
-  floatToHalf,
-  halfToFloat,
-  encodeHalves,
-  decodeHalves,
-} from './features/cache.js';
-export type {
-  FeatureCacheOptions,
-  ResolvedFeatureCacheOptions,
-  FeatureDtype,
-  FeatureStoreStats,
-  MapShape,
-  SpillFileSystem,
-  SpillTarget,
-} from './features/cache.js';
-export { createFeatureProvider, FeatureProvider } from './features/provider.js';
-export type { BatchFeatures, FeatureProviderOptions, FeatureProviderStats, WorkerOption } from './features/provider.js';
-export { FeatureWorker, defaultWorkerFile } from './node/feature-worker/client.js';
-export type { FeatureWorkerOptions, WorkerFeatures } from './node/feature-worker/client.js';
-export type { DatasetRecipe, DatasetName } from './node/feature-worker/messages.js';
-export { Recon, ReconSub, GAN, CKAImg, CKAPatch, STRATEGIES, energyAdversary } from './training/strategies.js';
+export { Recon, ReconSub, GAN, CKAImg, CKAPatch, STRATEGIES } from './training/strategies.js';
 export type {
   Strategy,
   Adversary,
@@ -131,82 +65,44 @@ export type {
   DiscriminatorOutputs,
   ReconstructionTerms,
 } from './training/strategies.js';
-export { composeDiscriminators } from './discriminator/compose.js';
-export { clipByGlobalNorm } from './training/clip.js';
-export { AnomalyCycler, epochBatches } from './training/batches.js';
-export type { AnomalyCyclerState } from './training/batches.js';
+export { CKAADTrainer } from './training/trainer.js';
+export type { TrainerModel, TrainingData, FitCallbacks } from './training/trainer.js';
+export type { TrainerOptions, ResolvedTrainerOptions } from './training/options.js';
+export type { FeatureCacheOptions, FeatureDtype } from './features/cache.js';
+export type { WorkerOption, FeatureProviderStats } from './features/provider.js';
 export type { StepLog, EpochLog, TrainingResult } from './training/history.js';
-export { readCheckpoint, CHECKPOINT_FILE, CHECKPOINT_FORMAT } from './training/checkpoint.js';
-export type { CheckpointState } from './training/checkpoint.js';
-export {
-  saveModel,
-  loadModel,
-  createScorer,
-  describeExtractor,
-  trainingRecord,
-  sha256File,
-  MODEL_FORMAT,
-} from './io/saved-model.js';
+
+// --- data ---
+export { tensorDataset } from './data/image-dataset.js';
+export type { ImageDataset, ValidationSet, PixelStack, DatasetRecipe } from './data/image-dataset.js';
+export { pixelDataset, elasticDataset } from './data/pixel-dataset.js';
+export type { ElasticOptions } from './data/elastic.js';
+export { toPixelStack } from './data/pixel-stack.js';
+export type { ImageBytes } from './data/pixel-stack.js';
+export { sampleProtocol } from './data/sampler.js';
+export type { ProtocolOptions, ProtocolSplit } from './data/sampler.js';
+export type { Label, LabelledItem } from './data/labelled.js';
+export { renderSyntheticSample } from './data/synthetic.js';
+export type { SyntheticClass, SyntheticDefect, SyntheticSample } from './data/synthetic.js';
+
+// --- scoring ---
+export { Scorer } from './scoring/scorer.js';
+export type { ScorerOptions, ScoreResult, MapExtractor, MapReconstructor } from './scoring/scorer.js';
+
+// --- saving and loading ---
+export { saveModel, loadModel, createScorer, describeExtractor, trainingRecord } from './io/saved-model.js';
 export type {
   ModelToSave,
   LoadedModel,
+  LoadModelOptions,
   ModelRecord,
   ExtractorRecord,
   ExtractorWeightsRecord,
   ScoringRecord,
   TrainingRecord,
 } from './io/saved-model.js';
-
-// --- data ---
-export { resizeBilinear } from './data/resize.js';
-export type { Uint8Image } from './data/resize.js';
-export { decodeImage, decodeMask, readImageSize, sniffImageFormat } from './node/images.js';
-export type { ImageSource, ImageFormat, Resizer, DecodedPixels, DecodeImageOptions, DecodeMaskOptions } from './node/images.js';
-export { decodeBmp } from './data/bmp.js';
-export { labelFor } from './data/labelled.js';
-export type { Label, LabelledItem, ImageSample, DatasetDescription } from './data/labelled.js';
-export { IMAGE_EXTENSIONS } from './node/readers/files.js';
-export { readMvtec, MVTEC_AD_CATEGORIES, MVTEC_GOOD } from './node/readers/mvtec.js';
-export type { MvtecOptions } from './node/readers/mvtec.js';
-export { readVisa, VISA_CATEGORIES } from './node/readers/visa.js';
-export type { VisaOptions } from './node/readers/visa.js';
-export { readClassFolders } from './node/readers/class-folders.js';
-export type { ClassFoldersOptions } from './node/readers/class-folders.js';
-export { readChestXray, CHEST_XRAY_CLASSES } from './node/readers/chest-xray.js';
-export type { ChestXrayOptions } from './node/readers/chest-xray.js';
-export { readOct2017, OCT2017_CLASSES } from './node/readers/oct.js';
-export type { Oct2017Options } from './node/readers/oct.js';
-export { readBr35h, BR35H_CLASSES } from './node/readers/br35h.js';
-export type { Br35hOptions } from './node/readers/br35h.js';
-export { readIsic2018, ISIC2018_CLASSES } from './node/readers/isic.js';
-export type { Isic2018Options } from './node/readers/isic.js';
-export { readIdxDataset, readIdxImages, readIdxLabels, idxPixels, FASHION_MNIST_CLASSES, MNIST_CLASSES } from './node/readers/idx.js';
-export type { IdxDataset, IdxDatasetOptions, IdxImages, IdxSample } from './node/readers/idx.js';
-export { readFolderDataset, FOLDER_NORMAL } from './node/readers/folder.js';
-export { verifyDataset } from './node/readers/verify.js';
-export type { DatasetProblem, VerifyReport } from './node/readers/verify.js';
-export { decodeStream, batchStream, loadImages, pixelsToTensor, preprocessBatch, masksToTensor } from './node/stream.js';
-export type { StreamSource, DecodeStreamOptions, DecodedItem, SkippedImage, DecodeSummary, PixelBatch } from './node/stream.js';
-export { pixelDataset, elasticDataset } from './data/pixel-dataset.js';
-export type { PixelStack } from './data/pixel-dataset.js';
-export { sampleProtocol, labelledAnomalyCount } from './data/sampler.js';
-export type { ProtocolOptions, ProtocolSplit } from './data/sampler.js';
-export {
-  elasticTransform,
-  elasticTransformPixels,
-  elasticDisplacement,
-  applyDisplacement,
-  elasticKernelSize,
-  ElasticAnomalies,
-} from './data/elastic.js';
-export type { ElasticOptions, Displacement } from './data/elastic.js';
-export {
-  generateSyntheticDefects,
-  renderSyntheticSample,
-  SYNTHETIC_CLASSES,
-  SYNTHETIC_DEFECTS,
-} from './data/synthetic.js';
-export type { SyntheticClass, SyntheticDefect, SyntheticSample, SyntheticOptions, SyntheticSummary } from './data/synthetic.js';
-
-// --- experiment ---
-export * from './experiment/index.js';
+export { memoryStorage } from './io/storage.js';
+export type { Storage, MemoryStorage } from './io/storage.js';
+export type { ByteSource } from './io/byte-source.js';
+export { readSafetensors, encodeSafetensors } from './io/safetensors.js';
+export type { SafetensorsReader, SafetensorsDtype, SafetensorsTensorInfo, SafetensorsTensor, SafetensorsTensorInput } from './io/safetensors.js';

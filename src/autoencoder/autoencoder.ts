@@ -87,8 +87,8 @@ export class FeatureAutoEncoder extends BaseModule {
    * Throws {@link InvalidArgumentError} naming the smallest valid size unless a
    * `size`×`size` input image gives maps this auto-encoder can reconstruct.
    */
-  static validateInputSize(size: number, layers: LayerName[]): void {
-    validateInputSize(size, layers);
+  static validateInputSize(size: number, layers: LayerName[], argument = 'size'): void {
+    validateInputSize(size, layers, argument);
   }
 
   /**

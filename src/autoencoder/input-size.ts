@@ -56,15 +56,17 @@ export function resnetMapSizes(size: number): [number, number, number, number] {
  * auto-encoder for `layers` can reconstruct: `size` ≥ {@link minimumInputSize} and each
  * requested map exactly twice the next one, with an even deepest map (true for every
  * multiple of 2 × the deepest stride, e.g. multiples of 32 for layer3).
+ *
+ * @param argument How the caller names the size in the error (default `'size'`).
  */
-export function validateInputSize(size: number, layers: readonly LayerName[]): void {
+export function validateInputSize(size: number, layers: readonly LayerName[], argument = 'size'): void {
   const minimum = minimumInputSize(layers);
   const indices = checkLayers(layers, 'layers');
   const deepest = indices[indices.length - 1];
   const multiple = 2 * STAGE_STRIDES[deepest];
   if (!Number.isInteger(size) || size < minimum) {
     throw new InvalidArgumentError(
-      'size',
+      argument,
       `an input image size of at least ${minimum}×${minimum} for layers [${layers.join(', ')}] ` +
         `(the bottleneck is 1/${multiple} of the input and instance norm needs more than one spatial element)`,
       `${size}×${size}`,
@@ -75,7 +77,7 @@ export function validateInputSize(size: number, layers: readonly LayerName[]): v
   const exact = indices.every((layer) => sizes[layer] === z * 2 ** (deepest - layer + 1));
   if (!exact) {
     throw new InvalidArgumentError(
-      'size',
+      argument,
       `an input image size whose feature maps halve exactly from layer to layer, e.g. a multiple of ${multiple}`,
       `${size}×${size} (maps ${indices.map((i) => `${sizes[i]}×${sizes[i]}`).join(', ')})`,
     );

@@ -6,6 +6,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 import { InvalidArgumentError, ShapeMismatchError } from '../errors.js';
+import { ensureBackend } from '../backend/select.js';
+import { BYTE_SOURCE_KINDS, isByteSource } from '../io/byte-source.js';
+import type { ByteSource } from '../io/byte-source.js';
 import { readSafetensors } from '../io/safetensors.js';
 import {
   LAYER_NAMES,
@@ -40,11 +43,12 @@ export interface ResNetExtractorOptions {
   /** Layers to return (any order, no duplicates; returned shallow → deep), e.g. `['layer2', 'layer3']`. */
   layers: readonly LayerName[];
   /**
-   * `model.safetensors` with torchvision parameter names: a path (Node), the file's bytes, or
-   * `'random'` for torchvision's random initialisation (features are then meaningless; for
-   * tests and benchmarks — use `'./random'` for a file of that name). Default `'random'`.
+   * `model.safetensors` with torchvision parameter names: the file's bytes, a Blob/File, an
+   * http(s) URL, a path (Node), or `'random'` for torchvision's random initialisation (features
+   * are then meaningless; for tests and benchmarks — use `'./random'` for a file of that name).
+   * Default `'random'`.
    */
-  weights?: string | Uint8Array | ArrayBuffer | 'random';
+  weights?: ByteSource | 'random';
   /** Seed of the random initialisation (ignored for files). Default 0. */
   seed?: number;
 }
@@ -135,18 +139,19 @@ export async function createResNetExtractor(options: ResNetExtractorOptions): Pr
     throw new InvalidArgumentError('options.layers', 'no duplicate layer', `[${layers.join(', ')}]`);
   }
   if (!Number.isInteger(seed)) throw new InvalidArgumentError('options.seed', 'an integer', describe(seed));
-  if (typeof weights !== 'string' && !(weights instanceof Uint8Array) && !(weights instanceof ArrayBuffer)) {
-    throw new InvalidArgumentError('options.weights', "a path, Uint8Array, ArrayBuffer or 'random'", describe(weights));
-  }
 
+  if (weights !== 'random' && !isByteSource(weights)) {
+    throw new InvalidArgumentError('options.weights', `'random' or ${BYTE_SOURCE_KINDS}`, describe(weights));
+  }
   const config = RESNET_CONFIGS[arch];
   const sorted = [...layers].sort((a, b) => LAYER_NAMES.indexOf(a) - LAYER_NAMES.indexOf(b));
   const depth = LAYER_NAMES.indexOf(sorted[sorted.length - 1]) + 1;
-  await tf.ready();
+  await ensureBackend();
   if (weights === 'random') {
     return new ResNetFeatureExtractor(config, sorted, await loadResNetWeights(config, depth, randomWeightSource(config, seed)));
   }
-  const reader = await readSafetensors(weights, typeof weights === 'string' ? weights : '<weights bytes>');
+  const bytes = weights instanceof Uint8Array || weights instanceof ArrayBuffer;
+  const reader = await readSafetensors(weights, bytes ? '<weights bytes>' : undefined);
   try {
     return new ResNetFeatureExtractor(config, sorted, await loadResNetWeights(config, depth, reader));
   } finally {

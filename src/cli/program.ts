@@ -4,6 +4,7 @@
  * {@link EXIT}). Nothing here calls `process.exit`, so tests run commands in-process.
  */
 
+import { installNodePlatform } from '../node/platform.js';
 import { Command, CommanderError } from 'commander';
 
 import packageJson from '../../package.json' with { type: 'json' };
@@ -57,6 +58,7 @@ export function createProgram(ctx: CommandContext): Command {
  * ```
  */
 export async function run(argv: readonly string[], ctx: CommandContext): Promise<number> {
+  installNodePlatform();
   const program = createProgram(ctx);
   try {
     await program.parseAsync([...argv], { from: 'user' });

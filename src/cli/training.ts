@@ -176,7 +176,7 @@ export async function trainOnSplit(o: TrainOnSplitOptions): Promise<TrainOutcome
   (progress as Progress | null)?.stop();
   if (result.status === 'aborted') {
     result.autoencoder.dispose();
-    const where = trainer.options.checkpointDir === null ? '' : `; checkpoint in ${trainer.options.checkpointDir} (resume with --resume)`;
+    const where = trainer.options.checkpoint === null ? '' : `; checkpoint in ${trainer.options.checkpoint.location} (resume with --resume)`;
     throw new InterruptedError(`training interrupted after ${result.steps} steps${where}`);
   }
   return {

@@ -297,7 +297,7 @@ async function executeRun(run: RunSpec, ctx: RunContext): Promise<RunResult | nu
         seed: run.seed,
         sigma: s.scoring.sigma,
         topK: s.scoring.topK,
-        ...(ctx.checkpoints ? { checkpointDir, resume: true } : {}),
+        ...(ctx.checkpoints ? { checkpoint: checkpointDir, resume: true } : {}),
       },
     );
     const fit = await trainer.fit(

@@ -14,6 +14,8 @@
  */
 
 import { InvalidArgumentError, ShapeMismatchError } from '../errors.js';
+import { decodeHalves, encodeHalves } from '../io/float16.js';
+import type { SpillFile } from '../platform.js';
 
 /** Storage precision of cached features. */
 export type FeatureDtype = 'float32' | 'float16';
@@ -73,72 +75,6 @@ export function resolveFeatureCacheOptions(options: FeatureCacheOptions | false 
 }
 
 // -----------------------------------------------------------------------------------------
-// float16
-
-const F32 = new Float32Array(1);
-const U32 = new Uint32Array(F32.buffer);
-
-/** float → IEEE half bits, round to nearest even; overflow → ±Infinity, NaN stays NaN. */
-export function floatToHalf(value: number): number {
-  F32[0] = value;
-  const x = U32[0];
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  const mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant !== 0 ? 0x200 : 0); // Inf / NaN
-  const e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00; // overflow
-  if (e <= 0) {
-    if (e < -10) return sign; // underflows to ±0
-    // Subnormal half: shift the mantissa with its implicit bit into place, rounding to even.
-    const m = mant | 0x800000;
-    const shift = 14 - e;
-    const half = m >>> shift;
-    const rest = m & ((1 << shift) - 1);
-    const midpoint = 1 << (shift - 1);
-    return sign | (half + (rest > midpoint || (rest === midpoint && (half & 1) === 1) ? 1 : 0));
-  }
-  const half = (e << 10) | (mant >>> 13);
-  const rest = mant & 0x1fff;
-  // A carry out of the mantissa correctly bumps the exponent (up to Infinity).
-  return sign | (half + (rest > 0x1000 || (rest === 0x1000 && (half & 1) === 1) ? 1 : 0));
-}
-
-/** Every half's float32 value, indexed by its 16 bits (256 KiB, built on first use). */
-let HALF_TABLE: Float32Array | null = null;
-
-function halfTable(): Float32Array {
-  if (HALF_TABLE !== null) return HALF_TABLE;
-  const table = new Float32Array(65536);
-  for (let h = 0; h < 65536; h++) {
-    const sign = h & 0x8000 ? -1 : 1;
-    const exp = (h >>> 10) & 0x1f;
-    const mant = h & 0x3ff;
-    if (exp === 0) table[h] = sign * mant * 2 ** -24;
-    else if (exp === 0x1f) table[h] = mant === 0 ? sign * Infinity : NaN;
-    else table[h] = sign * (1 + mant / 1024) * 2 ** (exp - 15);
-  }
-  HALF_TABLE = table;
-  return table;
-}
-
-/** IEEE half bits → float. */
-export function halfToFloat(h: number): number {
-  return halfTable()[h & 0xffff];
-}
-
-/** dst[i] = half(src[i]) for every i. */
-export function encodeHalves(src: Float32Array, dst: Uint16Array): void {
-  for (let i = 0; i < src.length; i++) dst[i] = floatToHalf(src[i]);
-}
-
-/** dst[offset + i] = float(src[i]) for every i. */
-export function decodeHalves(src: Uint16Array, dst: Float32Array, offset = 0): void {
-  const table = halfTable();
-  for (let i = 0; i < src.length; i++) dst[offset + i] = table[src[i]];
-}
-
-// -----------------------------------------------------------------------------------------
 // budget and spill files
 
 /** The memory bound shared by the stores of one run. */
@@ -166,22 +102,8 @@ export class CacheBudget {
   }
 }
 
-/** Synchronous positioned file I/O (node:fs), passed in so the store imports no Node module. */
-export interface SpillFileSystem {
-  openSync(path: string, flags: string): number;
-  writeSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): number;
-  readSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): number;
-  closeSync(fd: number): void;
-  unlinkSync(path: string): void;
-  mkdirSync(path: string, options: { recursive: true }): unknown;
-}
-
-/** Where and how a store spills. */
-export interface SpillTarget {
-  fs: SpillFileSystem;
-  /** The spill file's path (created, and deleted by {@link FeatureStore.dispose}). */
-  path: string;
-}
+/** Opens the spill file of a store on first use (the platform's `createSpillFile`, bound to a folder and a name). */
+export type SpillTarget = () => SpillFile;
 
 // -----------------------------------------------------------------------------------------
 // the store
@@ -220,7 +142,7 @@ export class FeatureStore {
   readonly imageBytes: number;
   private readonly memory = new Map<number, Float32Array | Uint16Array>();
   private readonly onDisk = new Set<number>();
-  private fd: number | null = null;
+  private file: SpillFile | null = null;
   private disposed = false;
 
   /**
@@ -289,11 +211,7 @@ export class FeatureStore {
       return true;
     }
     const bytes = new Uint8Array(record.buffer, record.byteOffset, record.byteLength);
-    const fd = this.spillFd();
-    const written = this.spillTarget().fs.writeSync(fd, bytes, 0, bytes.length, index * this.imageBytes);
-    if (written !== bytes.length) {
-      throw new InvalidArgumentError('options.featureCache.spillDir', 'a writable directory with free space', `${written} of ${bytes.length} bytes written`);
-    }
+    this.spillFile().write(bytes, index * this.imageBytes);
     this.onDisk.add(index);
     return true;
   }
@@ -322,10 +240,7 @@ export class FeatureStore {
         throw new InvalidArgumentError('indices', `images whose ${this.name} features are cached`, String(index));
       }
       const scratch = new Uint8Array(this.imageBytes);
-      const got = this.spillTarget().fs.readSync(this.spillFd(), scratch, 0, this.imageBytes, index * this.imageBytes);
-      if (got !== this.imageBytes) {
-        throw new InvalidArgumentError('options.featureCache.spillDir', 'a spill file no one else modifies', `a short read (${got} bytes)`);
-      }
+      this.spillFile().read(scratch, index * this.imageBytes);
       record = this.dtype === 'float16' ? new Uint16Array(scratch.buffer) : new Float32Array(scratch.buffer);
     }
     let offset = 0;
@@ -344,15 +259,8 @@ export class FeatureStore {
     this.budget.release(this.memory.size * this.imageBytes);
     this.memory.clear();
     this.onDisk.clear();
-    if (this.fd !== null && this.spill !== null) {
-      this.spill.fs.closeSync(this.fd);
-      this.fd = null;
-      try {
-        this.spill.fs.unlinkSync(this.spill.path);
-      } catch {
-        // Already gone: nothing to clean up.
-      }
-    }
+    this.file?.remove();
+    this.file = null;
   }
 
   private encode(maps: readonly Float32Array[]): Float32Array | Uint16Array {
@@ -366,19 +274,10 @@ export class FeatureStore {
     return record;
   }
 
-  private spillTarget(): SpillTarget {
+  private spillFile(): SpillFile {
     if (this.spill === null) throw new InvalidArgumentError('options.featureCache.spillDir', 'a directory (none is set)');
-    return this.spill;
-  }
-
-  private spillFd(): number {
-    if (this.fd === null) {
-      const { fs, path } = this.spillTarget();
-      const dir = path.slice(0, Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\')));
-      if (dir.length > 0) fs.mkdirSync(dir, { recursive: true });
-      this.fd = fs.openSync(path, 'w+');
-    }
-    return this.fd;
+    this.file ??= this.spill();
+    return this.file;
   }
 
   private checkIndex(index: number): void {

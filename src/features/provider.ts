@@ -17,11 +17,13 @@ import type { ResNetExtractorOptions } from '../backbone/extractor.js';
 import type { FeatureExtractor } from '../backbone/extractor.js';
 import { BackendError, InvalidArgumentError, ShapeMismatchError } from '../errors.js';
 import { CacheBudget, FeatureStore } from './cache.js';
-import type { FeatureStoreStats, MapShape, ResolvedFeatureCacheOptions, SpillFileSystem } from './cache.js';
-import type { ImageDataset } from '../data/image-dataset.js';
-import { FeatureWorker } from '../node/feature-worker/client.js';
-import type { WorkerFeatures } from '../node/feature-worker/client.js';
-import type { DatasetName, DatasetRecipe } from '../node/feature-worker/messages.js';
+import type { FeatureStoreStats, MapShape, ResolvedFeatureCacheOptions, SpillTarget } from './cache.js';
+import type { DatasetName, DatasetRecipe, ImageDataset } from '../data/image-dataset.js';
+import { platform } from '../platform.js';
+import type { FeatureWorkerHandle } from '../platform.js';
+
+/** Features of a batch of images as the worker returns them: one [n·h·w·c] array per layer and its shape. */
+type WorkerFeatures = { maps: Float32Array[]; shapes: number[][] };
 
 /** The trainer's `worker` option: `'auto'`, on, off, or on with an explicit worker script. */
 export type WorkerOption = 'auto' | boolean | { file: string };
@@ -83,7 +85,7 @@ class Part {
     readonly name: DatasetName,
     private readonly dataset: ImageDataset,
     private readonly store: FeatureStore | null,
-    private readonly worker: FeatureWorker | null,
+    private readonly worker: FeatureWorkerHandle | null,
     private readonly extractor: FeatureExtractor,
     private readonly imageSize: [number, number],
     private readonly mapShapes: MapShape[],
@@ -239,12 +241,12 @@ function splitImages(maps: readonly Float32Array[], n: number): Float32Array[][]
  */
 export class FeatureProvider {
   private readonly parts: { normal: Part; anomalies: Part | null };
-  private readonly worker: FeatureWorker | null;
+  private readonly worker: FeatureWorkerHandle | null;
 
   /** @internal Use {@link createFeatureProvider}. */
   constructor(
     parts: { normal: Part; anomalies: Part | null },
-    worker: FeatureWorker | null,
+    worker: FeatureWorkerHandle | null,
     /** [H, W] of every image. */
     readonly imageSize: [number, number],
   ) {
@@ -294,21 +296,12 @@ export class FeatureProvider {
   }
 }
 
-/** The number of logical cores (1 outside Node). */
-async function coreCount(): Promise<number> {
-  try {
-    const os = await import('node:os');
-    return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-  } catch {
-    return 1;
-  }
-}
-
-/** Opens the spill files' directory and returns the store's spill target for dataset `name`. */
-async function spillTarget(dir: string, name: DatasetName): Promise<{ fs: SpillFileSystem; path: string }> {
-  const [fs, path, crypto] = await Promise.all([import('node:fs'), import('node:path'), import('node:crypto')]);
-  const file = path.join(dir, `ckaad-features-${process.pid}-${crypto.randomBytes(4).toString('hex')}-${name}.bin`);
-  return { fs: fs as unknown as SpillFileSystem, path: file };
+/** Where the store of dataset `name` spills (lazily created), or null without a spill folder. */
+function spillTarget(dir: string | null, name: DatasetName): SpillTarget | null {
+  if (dir === null) return null;
+  const create = platform().createSpillFile;
+  if (create === null) throw new InvalidArgumentError('options.featureCache.spillDir', 'to be used only where there is a file system (Node: import ckaad/node)', dir);
+  return () => create(dir, name);
 }
 
 /**
@@ -331,7 +324,7 @@ export async function createFeatureProvider(options: FeatureProviderOptions): Pr
     const part = async (name: DatasetName, dataset: ImageDataset): Promise<Part> => {
       let store: FeatureStore | null = null;
       if (cache !== false && budget !== null && !options.random[name]) {
-        const spill = cache.spillDir === null ? null : await spillTarget(cache.spillDir, name);
+        const spill = spillTarget(cache.spillDir, name);
         store = new FeatureStore(name, dataset.size, mapShapes, cache.dtype, budget, spill);
         stores.push(store);
       }
@@ -348,7 +341,7 @@ export async function createFeatureProvider(options: FeatureProviderOptions): Pr
 }
 
 /** Starts the worker if the options ask for one and it is possible; null otherwise. */
-async function startWorker(options: FeatureProviderOptions, datasets: [DatasetName, ImageDataset][]): Promise<FeatureWorker | null> {
+async function startWorker(options: FeatureProviderOptions, datasets: [DatasetName, ImageDataset][]): Promise<FeatureWorkerHandle | null> {
   const wanted = options.worker;
   if (wanted === false) return null;
   const forced = wanted !== 'auto';
@@ -362,9 +355,11 @@ async function startWorker(options: FeatureProviderOptions, datasets: [DatasetNa
   if (options.extractorOptions === null) return refuse('TrainerModel.extractorOptions is missing');
   const backend = tf.getBackend();
   if (backend !== 'cpu' && backend !== 'wasm') return refuse(`the worker runs the bundled cpu or wasm backend, not '${backend}'`);
-  if (!forced && (await coreCount()) < 2) return null;
+  const start = platform().startFeatureWorker;
+  if (start === null) return refuse('this platform has no worker threads (Node: import ckaad/node)');
+  if (!forced && platform().cores() < 2) return null;
   try {
-    return await FeatureWorker.start({
+    return await start({
       backend,
       extractor: options.extractorOptions,
       datasets: recipes,

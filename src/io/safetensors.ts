@@ -9,12 +9,15 @@
  * a tensor is asked for, so a caller that needs ten tensors of a 500 MB file never holds the
  * other tensors as Float32Arrays (and, when reading from a path, never even reads their bytes).
  *
- * Works in Node (paths, through `node:fs/promises`, imported lazily) and in the browser
- * (bytes from `fetch(...).arrayBuffer()`).
+ * Reads from any {@link ByteSource}: bytes, a Blob/File, a URL, or (Node, with ckaad/node) a
+ * path. Writing a file is ckaad/node's `writeSafetensors`; here, {@link encodeSafetensors}.
  */
 
 import { FileFormatError, InvalidArgumentError } from '../errors.js';
-import { writeFileAtomic } from '../node/atomic.js';
+import type { RandomAccessFile } from '../platform.js';
+import { floatToHalf, halfToFloat } from './float16.js';
+import { openByteSource, sourceName } from './byte-source.js';
+import type { ByteSource } from './byte-source.js';
 
 // -----------------------------------------------------------------------------------------
 // dtypes
@@ -83,51 +86,6 @@ export type SafetensorsTensorInput =
 const MAX_HEADER_BYTES = 100_000_000;
 
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-// -----------------------------------------------------------------------------------------
-// byte sources: an in-memory buffer, or a file read range by range
-
-/** Random access to the bytes of a file or buffer. */
-interface ByteSource {
-  readonly size: number;
-  read(offset: number, length: number): Promise<Uint8Array>;
-  close(): Promise<void>;
-}
-
-function memorySource(bytes: Uint8Array): ByteSource {
-  return {
-    size: bytes.byteLength,
-    read: async (offset, length) => bytes.subarray(offset, offset + length),
-    close: async () => {},
-  };
-}
-
-async function fileSource(path: string): Promise<ByteSource> {
-  const fs = await import('node:fs/promises');
-  let handle: Awaited<ReturnType<typeof fs.open>>;
-  try {
-    handle = await fs.open(path, 'r');
-  } catch (e) {
-    throw new FileFormatError(path, `cannot open file (${(e as Error).message})`);
-  }
-  const { size } = await handle.stat();
-  return {
-    size,
-    read: async (offset, length) => {
-      const out = new Uint8Array(length);
-      let done = 0;
-      while (done < length) {
-        const { bytesRead } = await handle.read(out, done, length - done, offset + done);
-        if (bytesRead === 0) {
-          throw new FileFormatError(path, `truncated: could not read bytes ${offset + done}..${offset + length} (file changed while open?)`);
-        }
-        done += bytesRead;
-      }
-      return out;
-    },
-    close: () => handle.close(),
-  };
-}
 
 // -----------------------------------------------------------------------------------------
 // header parsing and validation
@@ -231,46 +189,8 @@ function parseHeader(
 // -----------------------------------------------------------------------------------------
 // dtype conversion
 
-/** IEEE half → float. */
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 0x1f) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
-
 const f32Scratch = new Float32Array(1);
 const u32Scratch = new Uint32Array(f32Scratch.buffer);
-
-/** float → IEEE half bits, round to nearest even (overflow → ±Infinity). */
-function floatToHalf(value: number): number {
-  f32Scratch[0] = value;
-  const x = u32Scratch[0];
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // Inf / NaN
-  const e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00; // overflow
-  if (e <= 0) {
-    // subnormal half (or zero): shift the mantissa with its implicit bit into place
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    const half = mant >>> shift;
-    const rest = mant & ((1 << shift) - 1);
-    const midpoint = 1 << (shift - 1);
-    const round = rest > midpoint || (rest === midpoint && (half & 1) === 1) ? 1 : 0;
-    return sign | (half + round);
-  }
-  const half = (e << 10) | (mant >>> 13);
-  const rest = mant & 0x1fff;
-  const round = rest > 0x1000 || (rest === 0x1000 && (half & 1) === 1) ? 1 : 0;
-  // A carry out of the mantissa correctly bumps the exponent (up to 0x7c00 = Infinity).
-  return sign | (half + round);
-}
 
 /** float → bfloat16 bits, round to nearest even. */
 function floatToBf16(value: number): number {
@@ -333,14 +253,14 @@ export class SafetensorsReader {
   /** The `__metadata__` string map of the header (empty if absent). */
   readonly metadata: Readonly<Record<string, string>>;
   private readonly entries: Map<string, SafetensorsTensorInfo>;
-  private readonly bytes: ByteSource;
+  private readonly bytes: RandomAccessFile;
   private readonly dataStart: number;
   private closed = false;
 
-  /** @internal Use {@link readSafetensors} or {@link parseSafetensors}. */
+  /** @internal Use {@link readSafetensors}. */
   constructor(
     source: string,
-    bytes: ByteSource,
+    bytes: RandomAccessFile,
     dataStart: number,
     entries: Map<string, SafetensorsTensorInfo>,
     metadata: Record<string, string>,
@@ -430,7 +350,7 @@ export class SafetensorsReader {
   }
 }
 
-async function openSource(source: string, bytes: ByteSource): Promise<SafetensorsReader> {
+async function openSource(source: string, bytes: RandomAccessFile): Promise<SafetensorsReader> {
   if (bytes.size < 8) {
     throw new FileFormatError(source, `truncated: ${bytes.size} bytes, shorter than the 8-byte header length`);
   }
@@ -449,33 +369,23 @@ async function openSource(source: string, bytes: ByteSource): Promise<Safetensor
   return new SafetensorsReader(source, bytes, 8 + headerLength, tensors, metadata);
 }
 
-function toUint8(bytes: Uint8Array | ArrayBuffer): Uint8Array {
-  return bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
-}
-
 /**
- * Opens a safetensors file from a path (Node; read range by range) or from bytes (browser or
- * Node; not copied). Validates the header: throws {@link FileFormatError} naming the file for
+ * Opens a safetensors file from any {@link ByteSource} (a path or a Blob is read range by
+ * range; bytes are not copied). Validates the header: throws {@link FileFormatError} naming the file for
  * a truncated file, bad header JSON, unknown dtype, a shape that does not match its byte
  * range, or byte ranges that are out of range, overlap, or leave holes.
  *
- * @param source path, or the file's bytes.
- * @param name name used in error messages for in-memory input (default `'<bytes>'`).
+ * @param source bytes, a Blob/File, a URL or (Node) a path.
+ * @param name name used in error messages (default: the path, URL or file name, else `'<bytes>'`).
  */
-export async function readSafetensors(source: string | Uint8Array | ArrayBuffer, name = '<bytes>'): Promise<SafetensorsReader> {
-  if (typeof source === 'string') {
-    const file = await fileSource(source);
-    try {
-      return await openSource(source, file);
-    } catch (e) {
-      await file.close();
-      throw e;
-    }
+export async function readSafetensors(source: ByteSource, name?: string): Promise<SafetensorsReader> {
+  const file = await openByteSource(source, 'source');
+  try {
+    return await openSource(name ?? sourceName(source), file);
+  } catch (e) {
+    await file.close();
+    throw e;
   }
-  if (!(source instanceof Uint8Array) && !(source instanceof ArrayBuffer)) {
-    throw new InvalidArgumentError('source', 'a path string, Uint8Array or ArrayBuffer');
-  }
-  return openSource(name, memorySource(toUint8(source)));
 }
 
 // -----------------------------------------------------------------------------------------
@@ -585,23 +495,4 @@ export function encodeSafetensors(
     cursor += bytes;
   }
   return out;
-}
-
-/**
- * Writes a safetensors file atomically: the bytes go to a temporary file in the same
- * directory, which is flushed and then renamed over `path`, so readers never see a partial
- * file. Throws {@link FileFormatError} naming `path` if it cannot be written.
- *
- * @example
- * ```ts
- * await writeSafetensors('ckpt.safetensors', { w: { dtype: 'F32', shape: [3], data: new Float32Array([1, 2, 3]) } }, { epoch: '4' });
- * ```
- */
-export async function writeSafetensors(
-  path: string,
-  tensors: Readonly<Record<string, SafetensorsTensorInput>>,
-  metadata?: Readonly<Record<string, string>>,
-): Promise<void> {
-  // The parent folder must exist: a mistyped path is reported, not created.
-  await writeFileAtomic(path, encodeSafetensors(tensors, metadata), { mkdir: false });
 }

@@ -1,16 +1,15 @@
 /**
- * The saved model: one directory with everything needed to score images later.
+ * The saved model: everything needed to score images later, as two files in a {@link Storage}
+ * (in Node a folder, ckaad/node's `modelFolder(dir)`; in a browser memory, a download, …):
  *
- *   <dir>/
- *     model.json               format, extractor (arch, layers, weights file + SHA-256, or
- *                              'random' + seed), auto-encoder architecture + its file's SHA-256,
- *                              image size, scoring options, and (optionally) how it was trained
- *     autoencoder.safetensors  the auto-encoder's parameters (float32)
+ *   model.json               format, extractor (arch, layers, weights location + SHA-256, or
+ *                            'random' + seed), auto-encoder architecture + its file's SHA-256,
+ *                            image size, scoring options (σ, top-k, the decision threshold) and
+ *                            (optionally) how it was trained
+ *   autoencoder.safetensors  the auto-encoder's parameters (float32)
  *
- * The backbone weights are not copied (they are public and large): the model records their
- * path and SHA-256, and loading checks the hash. The directory is written into a temporary
- * sibling and renamed into place, so `dir` is either absent, the complete old model, or the
- * complete new one.
+ * The backbone weights are not copied (they are public and large): the model records where
+ * they were and their SHA-256, and loading checks the hash.
  */
 
 import { FeatureAutoEncoder } from '../autoencoder/autoencoder.js';
@@ -18,17 +17,25 @@ import { LAYER_NAMES, RESNET_CONFIGS } from '../backbone/configs.js';
 import type { LayerName, ResNetName } from '../backbone/configs.js';
 import { createResNetExtractor } from '../backbone/extractor.js';
 import type { ResNetExtractorOptions, ResNetFeatureExtractor } from '../backbone/extractor.js';
-import { encodeSafetensors } from './safetensors.js';
 import { FileFormatError, InvalidArgumentError } from '../errors.js';
+import { platform } from '../platform.js';
 import { Scorer } from '../scoring/scorer.js';
-import { folderState, nodeModules, writeFileAtomic } from '../node/atomic.js';
+import { checkSigma, checkTopK } from '../validate.js';
+import { isFetchableUrl, readByteSource, sourceName } from './byte-source.js';
+import type { ByteSource } from './byte-source.js';
+import { sha256 } from './sha256.js';
+import { jsonBytes, utf8 } from './storage.js';
+import type { Storage } from './storage.js';
 import type { EpochLog, TrainingResult } from '../training/history.js';
 import { optionsRecord } from '../training/options.js';
 import type { CKAADTrainer } from '../training/trainer.js';
-import { loadParameters, toSafetensorsRecord } from './state-dict.js';
+import { encodeTensors, loadParameters } from './state-dict.js';
 
 /** Value of the `format` field of model.json. */
 export const MODEL_FORMAT = 'ckaad-model';
+/** The two files of a saved model. */
+export const MODEL_FILE = 'model.json';
+const AUTOENCODER_FILE = 'autoencoder.safetensors';
 
 /** Where the backbone's weights come from. */
 export type ExtractorWeightsRecord =
@@ -48,6 +55,11 @@ export interface ScoringRecord {
   sigma: number;
   /** Image score: mean of the top-k map values, or 'mean'. */
   topK: number | 'mean';
+  /**
+   * Images scoring at or above it are called anomalous: the best-F1 threshold on the
+   * validation split at the chosen epoch, or null when there was none.
+   */
+  threshold: number | null;
 }
 
 /** How a model was trained (informative; not needed to score). */
@@ -68,7 +80,7 @@ export interface ModelToSave {
   autoencoder: FeatureAutoEncoder;
   /** Side of the square preprocessed images the model expects (e.g. 256). */
   imageSize: number;
-  /** Scoring options. Defaults: sigma 4, topK 100. */
+  /** Scoring options. Defaults: sigma 4, topK 100, threshold null. */
   scoring?: Partial<ScoringRecord>;
   /** How the model was trained (see {@link trainingRecord}). */
   training?: TrainingRecord;
@@ -101,33 +113,23 @@ export interface LoadedModel {
   dispose(): void;
 }
 
-/** SHA-256 of a file, hex, streamed (large weight files are never held in memory). */
-export async function sha256File(path: string): Promise<string> {
-  const { stream, crypto } = await nodeModules();
-  const hash = crypto.createHash('sha256');
-  try {
-    for await (const chunk of stream.createReadStream(path)) hash.update(chunk as Buffer);
-  } catch (e) {
-    throw new FileFormatError(path, `cannot read file (${(e as Error).message})`);
-  }
-  return hash.digest('hex');
+/** SHA-256 of the bytes of `source` (a path is streamed by the platform where it can). */
+export async function sha256Of(source: ByteSource): Promise<string> {
+  if (typeof source === 'string' && !isFetchableUrl(source) && platform().sha256File !== null) return (platform().sha256File as (path: string) => Promise<string>)(source);
+  return sha256(await readByteSource(source, 'source'));
 }
 
 /**
- * The record of an extractor built with `createResNetExtractor(options)`: for a weights file,
- * its absolute path and SHA-256; for random weights, the seed.
- *
- * @throws InvalidArgumentError for weights given as bytes (there is no path to record).
+ * The record of an extractor built with `createResNetExtractor(options)`: for weights, where
+ * they were (an absolute path, a URL, a file name, or `<bytes>`) and their SHA-256; for random
+ * weights, the seed.
  */
 export async function describeExtractor(options: ResNetExtractorOptions): Promise<ExtractorRecord> {
   const { arch, layers, weights = 'random', seed = 0 } = options;
   const sorted = [...layers].sort((a, b) => LAYER_NAMES.indexOf(a) - LAYER_NAMES.indexOf(b));
   if (weights === 'random') return { arch, layers: sorted, weights: { kind: 'random', seed } };
-  if (typeof weights !== 'string') {
-    throw new InvalidArgumentError('options.weights', "a file path or 'random' (a saved model records the weights' path)", 'bytes');
-  }
-  const path = (await nodeModules()).path.resolve(weights);
-  return { arch, layers: sorted, weights: { kind: 'file', path, sha256: await sha256File(path) } };
+  const location = typeof weights === 'string' && !isFetchableUrl(weights) ? platform().absolutePath(weights) : sourceName(weights);
+  return { arch, layers: sorted, weights: { kind: 'file', path: location, sha256: await sha256Of(weights) } };
 }
 
 /** The {@link TrainingRecord} of a finished `trainer.fit(...)`. */
@@ -142,42 +144,9 @@ export function trainingRecord(trainer: CKAADTrainer, result: TrainingResult): T
   };
 }
 
-/** The file and format that mark a folder as a saved ckaad model. */
-export const MODEL_MARKER = { file: 'model.json', formats: [MODEL_FORMAT] } as const;
-
 /**
- * Checks that a model may be written to `target`: it does not exist, is an empty folder, or
- * (with `overwrite`) is a ckaad model folder. Any other folder, `.` or a dataset root among
- * them, is refused whatever `overwrite` says: ckaad never deletes a folder of the user's files.
- *
- * @param argument The option `target` came from, for the error (e.g. `'dir'`, `'--model'`).
- * @param overwriteHint How the caller asks for overwriting (e.g. `'--overwrite'`).
- * @param ErrorType The error class to throw (an {@link InvalidArgumentError} or a subclass).
- * @throws InvalidArgumentError (or `ErrorType`) naming `argument` and `target`.
- */
-export async function checkModelTarget(
-  target: string,
-  overwrite: boolean,
-  argument: string,
-  overwriteHint: string,
-  ErrorType: typeof InvalidArgumentError = InvalidArgumentError,
-): Promise<void> {
-  const state = await folderState(target, MODEL_MARKER);
-  if (state === 'file') throw new ErrorType(argument, 'a folder to save the model in', `${target} (a file)`);
-  if (state === 'foreign') {
-    throw new ErrorType(
-      argument,
-      'a new or empty folder, or a ckaad model folder to replace; ckaad never deletes a folder that holds other files',
-      `${target} (holds files and no ckaad model.json)`,
-    );
-  }
-  if (state === 'ours' && !overwrite) {
-    throw new ErrorType(argument, `a folder where no model exists yet (or ${overwriteHint} to replace the model)`, `${target} (a ckaad model)`);
-  }
-}
-
-/**
- * Saves a trained model as one directory, atomically (temporary sibling + rename).
+ * Saves a trained model to `storage`, all files at once (a crash leaves the previous model or
+ * the new one, never a mixture).
  *
  * @example
  * ```ts
@@ -185,22 +154,21 @@ export async function checkModelTarget(
  * const extractor = await createResNetExtractor(extractorOptions);
  * const trainer = new CKAADTrainer({ extractor });
  * const result = await trainer.fit(data);
- * await saveModel('models/xray', {
+ * await saveModel(modelFolder('models/xray'), {            // modelFolder: ckaad/node; anywhere: memoryStorage()
  *   extractor: await describeExtractor(extractorOptions),
  *   autoencoder: result.autoencoder,
  *   imageSize: 256,
+ *   scoring: { threshold: result.best?.threshold ?? null },
  *   training: trainingRecord(trainer, result),
  * });
  * ```
- * @param options.overwrite Replace an existing ckaad model at `dir`. Default false. An empty folder
- *   is always used; a folder of other files is never replaced.
- * @throws InvalidArgumentError if `dir` is a ckaad model and `overwrite` is false, if it is a file or a
- *   folder holding anything but a ckaad model (never replaced, whatever `overwrite` says), or the parts disagree
- *   (auto-encoder vs. extractor architecture, bad scoring options); FileFormatError if writing fails.
+ * @throws InvalidArgumentError if the parts disagree (auto-encoder vs. extractor architecture,
+ *   bad scoring options, a top-k larger than the image); what `storage.write` throws (e.g.
+ *   FileFormatError, or InvalidArgumentError for a folder that may not be replaced).
  */
-export async function saveModel(dir: string, model: ModelToSave, options: { overwrite?: boolean } = {}): Promise<void> {
+export async function saveModel(storage: Storage, model: ModelToSave): Promise<void> {
+  checkStorage(storage, 'storage');
   const { extractor, autoencoder, imageSize } = model;
-  if (typeof dir !== 'string' || dir.length === 0) throw new InvalidArgumentError('dir', 'a directory path', String(dir));
   checkExtractorRecord(extractor, 'model.extractor');
   if (!(autoencoder instanceof FeatureAutoEncoder)) {
     throw new InvalidArgumentError('model.autoencoder', 'a FeatureAutoEncoder');
@@ -213,81 +181,68 @@ export async function saveModel(dir: string, model: ModelToSave, options: { over
       `one for ${ae.backbone} [${ae.layers.join(', ')}]`,
     );
   }
-  FeatureAutoEncoder.validateInputSize(imageSize, [...ae.layers]);
-  const scoring: ScoringRecord = { sigma: model.scoring?.sigma ?? 4, topK: model.scoring?.topK ?? 100 };
-  checkScoring(scoring, 'model.scoring');
+  FeatureAutoEncoder.validateInputSize(imageSize, [...ae.layers], 'model.imageSize');
+  const scoring: ScoringRecord = { sigma: model.scoring?.sigma ?? 4, topK: model.scoring?.topK ?? 100, threshold: model.scoring?.threshold ?? null };
+  checkScoring(scoring, 'model.scoring', imageSize);
 
-  const { fs, path, crypto } = await nodeModules();
-  const { basename, dirname, join } = path;
-  const target = path.resolve(dir);
-  await checkModelTarget(target, options.overwrite === true, 'dir', 'options.overwrite: true');
-  const bytes = encodeSafetensors(await toSafetensorsRecord(autoencoder.parameters()), { format: MODEL_FORMAT });
+  const bytes = await encodeTensors(autoencoder.parameters(), { format: MODEL_FORMAT });
+  const weights: ExtractorWeightsRecord =
+    extractor.weights.kind === 'file' && storage.recordPath !== undefined ? { ...extractor.weights, path: storage.recordPath(extractor.weights.path) } : extractor.weights;
   const record: ModelRecord = {
     format: MODEL_FORMAT,
     version: 1,
-    extractor,
+    extractor: { ...extractor, weights },
     autoencoder: {
       backbone: ae.backbone,
       layers: [...ae.layers],
-      file: 'autoencoder.safetensors',
-      sha256: crypto.createHash('sha256').update(bytes).digest('hex'),
+      file: AUTOENCODER_FILE,
+      sha256: await sha256(bytes),
       parameters: autoencoder.parameterCount(),
     },
     imageSize,
     scoring,
     training: model.training ?? null,
   };
+  await storage.write(
+    new Map([
+      [AUTOENCODER_FILE, bytes],
+      [MODEL_FILE, jsonBytes(record)],
+    ]),
+  );
+}
 
-  const suffix = crypto.randomBytes(6).toString('hex');
-  const staging = join(dirname(target), `.${basename(target)}.${suffix}.tmp`);
-  try {
-    await fs.mkdir(staging, { recursive: true });
-    await writeFileAtomic(join(staging, record.autoencoder.file), bytes);
-    await writeFileAtomic(join(staging, 'model.json'), JSON.stringify(record, null, 2) + '\n');
-    if ((await folderState(target, MODEL_MARKER)) !== 'absent') {
-      // Swap: the old model moves aside, the new one takes its name, the old one is deleted.
-      const old = join(dirname(target), `.${basename(target)}.${suffix}.old`);
-      await fs.rename(target, old);
-      await fs.rename(staging, target);
-      await fs.rm(old, { recursive: true, force: true });
-    } else {
-      await fs.rename(staging, target);
-    }
-  } catch (e) {
-    await fs.rm(staging, { recursive: true, force: true });
-    if (e instanceof FileFormatError) throw e;
-    throw new FileFormatError(target, `cannot write model (${(e as Error).message})`);
-  }
+/** Options of {@link loadModel}. */
+export interface LoadModelOptions {
+  /**
+   * The backbone weights, if they are no longer where model.json says (moved, or given as
+   * bytes / a File in a browser). Their SHA-256 must match the recorded one.
+   */
+  weights?: ByteSource;
 }
 
 /**
- * Loads a model saved by {@link saveModel}: rebuilds the extractor (checking the weights
- * file's SHA-256) and the auto-encoder (checking its file's SHA-256).
+ * Loads a model saved by {@link saveModel}: rebuilds the extractor (checking the weights'
+ * SHA-256) and the auto-encoder (checking its file's SHA-256).
  *
  * @example
  * ```ts
- * const model = await loadModel('models/xray');
+ * const model = await loadModel(modelFolder('models/xray'));
  * const scorer = createScorer(model);
  * const { scores } = await scorer.score(batches);
  * model.dispose();
  * ```
- * @param options.extractorWeights Where the backbone weights file is now, if it moved since
- *   saving (its SHA-256 must still match).
  * @throws FileFormatError for a missing or malformed model.json, a hash mismatch, or unreadable
- *   files; WeightsMismatchError if the auto-encoder file does not fit the architecture.
+ *   files (naming `options.weights` when the backbone weights cannot be read where recorded);
+ *   WeightsMismatchError if the auto-encoder file does not fit the architecture.
  */
-export async function loadModel(dir: string, options: { extractorWeights?: string } = {}): Promise<LoadedModel> {
-  const { fs, path, crypto } = await nodeModules();
-  const recordPath = path.join(dir, 'model.json');
-  const record = await readModelRecord(recordPath);
-  const aePath = path.join(dir, record.autoencoder.file);
-  let aeBytes: Uint8Array;
-  try {
-    aeBytes = await fs.readFile(aePath);
-  } catch (e) {
-    throw new FileFormatError(aePath, `cannot read file (${(e as Error).message})`);
-  }
-  const aeHash = crypto.createHash('sha256').update(aeBytes).digest('hex');
+export async function loadModel(storage: Storage, options: LoadModelOptions = {}): Promise<LoadedModel> {
+  checkStorage(storage, 'storage');
+  const recordPath = `${storage.location}/${MODEL_FILE}`;
+  const record = await readModelRecord(storage, recordPath);
+  const aePath = `${storage.location}/${record.autoencoder.file}`;
+  const aeBytes = await storage.read(record.autoencoder.file);
+  if (aeBytes === null) throw new FileFormatError(aePath, 'missing (model.json names it)');
+  const aeHash = await sha256(aeBytes);
   if (aeHash !== record.autoencoder.sha256) {
     throw new FileFormatError(aePath, `SHA-256 ${aeHash} differs from ${record.autoencoder.sha256} recorded in model.json (corrupt or replaced file)`);
   }
@@ -297,15 +252,24 @@ export async function loadModel(dir: string, options: { extractorWeights?: strin
   if (weights.kind === 'random') {
     extractorOptions = { arch, layers, weights: 'random', seed: weights.seed };
   } else {
-    const path = options.extractorWeights ?? weights.path;
-    const hash = await sha256File(path);
+    const source = options.weights ?? (storage.resolvePath === undefined ? weights.path : storage.resolvePath(weights.path));
+    let hash: string;
+    try {
+      hash = await sha256Of(source);
+    } catch (e) {
+      if (options.weights !== undefined) throw e;
+      throw new FileFormatError(
+        sourceName(source),
+        `cannot read the backbone weights recorded in ${recordPath} (${(e as Error).message.replace(/^.*?: /, '')}); if they moved, pass their new location (options.weights, --weights on the command line)`,
+      );
+    }
     if (hash !== weights.sha256) {
       throw new FileFormatError(
-        path,
+        sourceName(source),
         `SHA-256 ${hash} differs from ${weights.sha256} recorded in ${recordPath}: not the backbone weights this model was trained with`,
       );
     }
-    extractorOptions = { arch, layers, weights: path };
+    extractorOptions = { arch, layers, weights: source };
   }
   const autoencoder = new FeatureAutoEncoder({ backbone: record.autoencoder.backbone, layers: [...record.autoencoder.layers] });
   try {
@@ -369,26 +333,26 @@ function checkExtractorRecord(e: ExtractorRecord, where: string): void {
   }
 }
 
-function checkScoring(s: ScoringRecord, where: string): void {
-  if (typeof s.sigma !== 'number' || !Number.isFinite(s.sigma) || s.sigma < 0) {
-    throw new InvalidArgumentError(`${where}.sigma`, 'a finite number ≥ 0', String(s.sigma));
-  }
-  if (s.topK !== 'mean' && !(Number.isInteger(s.topK) && s.topK >= 1)) {
-    throw new InvalidArgumentError(`${where}.topK`, "an integer ≥ 1 or 'mean'", String(s.topK));
+function checkScoring(s: ScoringRecord, where: string, imageSize?: number): void {
+  checkSigma(s.sigma, `${where}.sigma`);
+  checkTopK(s.topK, `${where}.topK`, imageSize === undefined ? undefined : [imageSize, imageSize]);
+  if (s.threshold !== null && (typeof s.threshold !== 'number' || !Number.isFinite(s.threshold))) {
+    throw new InvalidArgumentError(`${where}.threshold`, 'a finite number or null', String(s.threshold));
   }
 }
 
-async function readModelRecord(path: string): Promise<ModelRecord> {
-  const { fs, path: p } = await nodeModules();
-  let text: string;
-  try {
-    text = await fs.readFile(path, 'utf8');
-  } catch (e) {
-    throw new FileFormatError(path, `cannot read file (${(e as Error).message}); is this a directory written by saveModel?`);
+function checkStorage(storage: Storage, argument: string): void {
+  if (typeof storage !== 'object' || storage === null || typeof storage.read !== 'function' || typeof storage.write !== 'function') {
+    throw new InvalidArgumentError(argument, 'a Storage { location, read, write } (Node: modelFolder(dir) from ckaad/node; anywhere: memoryStorage())', String(storage));
   }
+}
+
+async function readModelRecord(storage: Storage, path: string): Promise<ModelRecord> {
+  const bytes = await storage.read(MODEL_FILE);
+  if (bytes === null) throw new FileFormatError(path, 'missing: is this a model written by saveModel?');
   let record: ModelRecord;
   try {
-    record = JSON.parse(text) as ModelRecord;
+    record = JSON.parse(utf8(bytes)) as ModelRecord;
   } catch (e) {
     throw new FileFormatError(path, `not valid JSON (${(e as Error).message})`);
   }
@@ -398,6 +362,8 @@ async function readModelRecord(path: string): Promise<ModelRecord> {
   if (record.version !== 1) {
     throw new FileFormatError(path, `unsupported model version ${String(record.version)} (this ckaad reads version 1)`);
   }
+  // Models saved before thresholds were stored have none.
+  if (typeof record.scoring === 'object' && record.scoring !== null && record.scoring.threshold === undefined) record.scoring.threshold = null;
   try {
     checkExtractorRecord(record.extractor, 'extractor');
     checkScoring(record.scoring, 'scoring');
@@ -412,7 +378,7 @@ async function readModelRecord(path: string): Promise<ModelRecord> {
     Array.isArray(ae.layers) &&
     ae.layers.join() === record.extractor.layers.join() &&
     typeof ae.file === 'string' &&
-    p.basename(ae.file) === ae.file &&
+    /^[\w.-]+$/.test(ae.file) &&
     /^[0-9a-f]{64}$/.test(ae.sha256) &&
     Number.isInteger(record.imageSize);
   if (!aeOk) throw new FileFormatError(path, 'the "autoencoder" or "imageSize" entry is missing, malformed, or disagrees with "extractor"');

@@ -6,7 +6,8 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 
-import { readSafetensors, writeSafetensors } from './safetensors.js';
+import type { ByteSource } from './byte-source.js';
+import { encodeSafetensors, readSafetensors } from './safetensors.js';
 import type { SafetensorsTensorInput } from './safetensors.js';
 import { WeightsMismatchError } from '../errors.js';
 import type { WeightProblem } from '../errors.js';
@@ -22,13 +23,9 @@ export async function toSafetensorsRecord(
   return record;
 }
 
-/** Writes named tensors to `path` as a float32 safetensors file (atomically: temp + rename). */
-export async function saveTensors(
-  path: string,
-  tensors: ReadonlyMap<string, tf.Tensor>,
-  metadata?: Record<string, string>,
-): Promise<void> {
-  await writeSafetensors(path, await toSafetensorsRecord(tensors), metadata);
+/** Named tensors as the bytes of a float32 safetensors file (exact). */
+export async function encodeTensors(tensors: ReadonlyMap<string, tf.Tensor>, metadata?: Record<string, string>): Promise<Uint8Array> {
+  return encodeSafetensors(await toSafetensorsRecord(tensors), metadata);
 }
 
 /**
@@ -41,9 +38,9 @@ export async function saveTensors(
  * @throws WeightsMismatchError listing every missing, unexpected and wrongly shaped tensor.
  */
 export async function loadTensors(
-  source: string | Uint8Array,
+  source: ByteSource,
   expected: ReadonlyMap<string, readonly number[]>,
-  label = typeof source === 'string' ? source : '<bytes>',
+  label?: string,
 ): Promise<Map<string, tf.Tensor>> {
   const reader = await readSafetensors(source, label);
   try {
@@ -61,7 +58,7 @@ export async function loadTensors(
     for (const name of reader.names) {
       if (!expected.has(name)) problems.push({ name, kind: 'unexpected', found: reader.info(name).shape });
     }
-    if (problems.length > 0) throw new WeightsMismatchError(label, problems);
+    if (problems.length > 0) throw new WeightsMismatchError(reader.source, problems);
     const out = new Map<string, tf.Tensor>();
     for (const [name, shape] of expected) {
       out.set(name, tf.tensor(await reader.float32(name), [...shape], 'float32'));
@@ -78,14 +75,14 @@ export function parameterShapes(parameters: ReadonlyMap<string, tf.Variable>): M
 }
 
 /**
- * Loads a module's parameters from a safetensors file written by {@link saveTensors}
- * (e.g. `saveTensors(path, module.parameters())`) and assigns them in place.
+ * Loads a module's parameters from safetensors bytes written by {@link encodeTensors}
+ * (e.g. `encodeTensors(module.parameters())`) and assigns them in place.
  *
  * @throws WeightsMismatchError if the file's tensors do not match the module exactly.
  */
 export async function loadParameters(
   parameters: ReadonlyMap<string, tf.Variable>,
-  source: string | Uint8Array,
+  source: ByteSource,
   label?: string,
 ): Promise<void> {
   const loaded = await loadTensors(source, parameterShapes(parameters), label);

@@ -1,16 +1,19 @@
 /**
- * Pixel anomaly maps of paper eq. 14, before smoothing:
+ * The anomaly map of paper eq. 14:
  *
- *   Sˢ_map(h, w) = 1 − cos(Fˢ(h, w), F̃ˢ(h, w))     (cosine over channels, per layer s)
+ *   S_map = G_σ ∗ Σ_s upsample(1 − cos(Fˢ(h, w), F̃ˢ(h, w)))     (cosine over channels)
  *
- * each upsampled bilinearly to the image size with align_corners = true (the authors'
- * `F.interpolate(..., mode='bilinear', align_corners=True)`), then summed over layers.
+ * each layer's map upsampled bilinearly to the image size with align_corners = true (the
+ * authors' `F.interpolate(..., mode='bilinear', align_corners=True)`), summed over layers, then
+ * smoothed with a Gaussian of σ = 4 (`gaussianBlur`). {@link anomalyMap} is the whole equation;
+ * {@link anomalyMaps} the sum before smoothing.
  */
 
 import * as tf from '@tensorflow/tfjs-core';
 import { InvalidArgumentError } from '../errors.js';
 import { checkMapPairs } from '../losses/checks.js';
 import { cosineSimilarity } from '../losses/cosine.js';
+import { gaussianBlur } from './gaussian-blur.js';
 
 /**
  * Σ_layers upsample(1 − cos over channels) → [N, H, W] (paper eq. 14 before the Gaussian
@@ -49,4 +52,23 @@ export function anomalyMaps(
     });
     return tf.squeeze(tf.addN(perLayer), [3]) as tf.Tensor3D; // [N, H, W]
   });
+}
+
+/**
+ * Paper eq. 14: the smoothed anomaly map S_map [N, H, W] of H×W images from their backbone
+ * features and the auto-encoder's reconstructions of them.
+ *
+ * @param sigma σ of the Gaussian smoothing (4 in the paper; 0: none).
+ * @example
+ * ```ts
+ * const maps = anomalyMap(features, autoencoder.reconstruct(features), [256, 256], 4);
+ * ```
+ */
+export function anomalyMap(
+  features: readonly tf.Tensor4D[],
+  reconstructions: readonly tf.Tensor4D[],
+  size: readonly [number, number],
+  sigma: number,
+): tf.Tensor3D {
+  return tf.tidy(() => gaussianBlur(anomalyMaps(features, reconstructions, size), sigma));
 }

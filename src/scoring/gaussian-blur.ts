@@ -13,6 +13,7 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import { InvalidArgumentError } from '../errors.js';
+import { checkSigma } from '../validate.js';
 import { describe } from '../losses/checks.js';
 
 /** scipy skips axes whose sigma is at most this (the filter is then the identity). */
@@ -79,9 +80,7 @@ export function gaussianBlur(maps: tf.Tensor3D, sigma = 4, truncate = 4): tf.Ten
   if (height < 1 || width < 1) {
     throw new InvalidArgumentError('maps', 'maps with H ≥ 1 and W ≥ 1', `shape [${maps.shape.join(', ')}]`);
   }
-  if (typeof sigma !== 'number' || !Number.isFinite(sigma) || sigma < 0) {
-    throw new InvalidArgumentError('sigma', 'a finite number ≥ 0', String(sigma));
-  }
+  checkSigma(sigma, 'sigma');
   if (typeof truncate !== 'number' || !Number.isFinite(truncate) || truncate <= 0) {
     throw new InvalidArgumentError('truncate', 'a finite number > 0', String(truncate));
   }

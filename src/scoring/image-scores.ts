@@ -6,6 +6,7 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import { InvalidArgumentError } from '../errors.js';
+import { checkTopK } from '../validate.js';
 import { describe } from '../losses/checks.js';
 
 /**
@@ -30,9 +31,7 @@ export function imageScores(maps: tf.Tensor3D, topK: number | 'mean' = 100): tf.
   if (pixels === 0) {
     throw new InvalidArgumentError('maps', 'maps with at least one pixel', `shape [${maps.shape.join(', ')}]`);
   }
-  if (topK !== 'mean' && !(Number.isInteger(topK) && topK >= 1 && topK <= pixels)) {
-    throw new InvalidArgumentError('topK', `'mean' or an integer in [1, ${pixels}] (H·W of the maps)`, String(topK));
-  }
+  checkTopK(topK, 'topK', [height, width]);
   return tf.tidy(() => {
     const flat = tf.reshape(maps, [n, pixels]); // [N, H·W]
     if (topK === 'mean') return tf.mean(flat, 1) as tf.Tensor1D; // [N]

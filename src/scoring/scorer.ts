@@ -8,9 +8,9 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import { InvalidArgumentError, ShapeMismatchError } from '../errors.js';
+import { checkSigma, checkTopK } from '../validate.js';
 import { describe } from '../losses/checks.js';
-import { anomalyMaps } from './anomaly-map.js';
-import { gaussianBlur } from './gaussian-blur.js';
+import { anomalyMap } from './anomaly-map.js';
 import { imageScores } from './image-scores.js';
 
 /** Anything that turns preprocessed images into feature maps (e.g. a `FeatureExtractor`). */
@@ -91,12 +91,8 @@ export class Scorer {
     if (typeof autoencoder?.reconstruct !== 'function') {
       throw new InvalidArgumentError('options.autoencoder', 'an object with a reconstruct(maps) method', describe(autoencoder));
     }
-    if (typeof sigma !== 'number' || !Number.isFinite(sigma) || sigma < 0) {
-      throw new InvalidArgumentError('options.sigma', 'a finite number ≥ 0', String(sigma));
-    }
-    if (topK !== 'mean' && !(Number.isInteger(topK) && topK >= 1)) {
-      throw new InvalidArgumentError('options.topK', "an integer ≥ 1 or 'mean'", String(topK));
-    }
+    checkSigma(sigma, 'options.sigma');
+    checkTopK(topK, 'options.topK');
     this.extractor = extractor;
     this.autoencoder = autoencoder;
     this.sigma = sigma;
@@ -207,13 +203,10 @@ export class Scorer {
     return tf.tidy(() => this.fromFeatures(this.extractor.extract(images), height, width));
   }
 
-  /** Paper eq. 14 from the backbone's maps (per layer [N, h, w, C]) of H×W images. */
+  /** Maps (paper eq. 14) and image scores from the backbone's maps (per layer [N, h, w, C]) of H×W images. */
   private fromFeatures(features: tf.Tensor4D[], height: number, width: number): { scores: tf.Tensor1D; maps: tf.Tensor3D } {
-    const reconstructions = this.autoencoder.reconstruct(features); // same shapes
-    const raw = anomalyMaps(features, reconstructions, [height, width]); // [N, H, W]
-    const maps = gaussianBlur(raw, this.sigma); // [N, H, W]
-    const scores = imageScores(maps, this.topK); // [N]
-    return { scores, maps };
+    const maps = anomalyMap(features, this.autoencoder.reconstruct(features), [height, width], this.sigma); // [N, H, W]
+    return { scores: imageScores(maps, this.topK), maps };
   }
 }
 

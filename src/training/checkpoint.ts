@@ -1,32 +1,34 @@
 /**
- * Training checkpoints on disk.
+ * Training checkpoints: everything a run needs to continue exactly where it stopped, as one
+ * set of files written all at once to a {@link Storage} (in Node, ckaad/node's
+ * `checkpointFolder(dir)`; anywhere, `memoryStorage()`):
  *
- *   <checkpointDir>/
- *     checkpoint.json            ← the pointer: options, counters, RNG states, history, and
- *                                  the name of the directory holding this checkpoint's tensors
- *     ckpt-<step>-<id>/
- *       autoencoder.safetensors  ← auto-encoder parameters
- *       discriminator.safetensors (if the strategy has one)
- *       ae-adam.safetensors      ← Adam moments m.<param>, v.<param> of the auto-encoder
- *       d-adam.safetensors       (if the strategy has a discriminator)
- *       best-autoencoder.safetensors (if a validation split selected a best epoch)
+ *   checkpoint.json               options, model, data sizes, counters, every random stream's
+ *                                 state, the epoch history, scalar Adam state
+ *   autoencoder.safetensors       auto-encoder parameters
+ *   discriminator.safetensors     (when the run has a discriminator)
+ *   ae-adam.safetensors           Adam moments m.<param>, v.<param> of the auto-encoder
+ *   d-adam.safetensors            (when the run has a discriminator)
+ *   best-autoencoder.safetensors  (when a validation split selected a best epoch)
  *
- * Saving writes the tensors into a fresh temporary directory (each file itself temp + rename),
- * renames it to `ckpt-<step>-<id>`, then replaces checkpoint.json (temp + rename), and only
- * then deletes older `ckpt-*` directories. A crash at any point leaves checkpoint.json
- * pointing at a complete, earlier checkpoint.
+ * A storage's write is all-or-nothing, so a crash at any point leaves the previous complete
+ * checkpoint readable.
  */
 
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 
-import { FileFormatError } from '../errors.js';
+import { FileFormatError, InvalidArgumentError } from '../errors.js';
+import { encodeTensors, loadParameters, loadTensors, parameterShapes } from '../io/state-dict.js';
+import { jsonBytes, utf8 } from '../io/storage.js';
+import type { Storage } from '../io/storage.js';
+import { adamShapes, adamState, restoreAdam } from './adam.js';
 import type { AdamScalars } from './adam.js';
+import { AnomalyCycler } from './batches.js';
 import type { AnomalyCyclerState } from './batches.js';
-import { nodeModules, writeJsonAtomic } from '../node/atomic.js';
 import type { EpochLog } from './history.js';
-import { saveTensors } from '../io/state-dict.js';
+import type { RunModels } from './step.js';
 
-/** Name of the pointer file inside a checkpoint directory. */
+/** Name of the state file of a checkpoint. */
 export const CHECKPOINT_FILE = 'checkpoint.json';
 
 /** Value of the `format` field of checkpoint.json. */
@@ -44,12 +46,32 @@ export interface LossSums {
   lAe: number;
 }
 
+/** The mutable state of a run: what a checkpoint stores besides the networks. */
+export interface RunState {
+  /** Completed epochs. */
+  epoch: number;
+  /** Steps already done in the epoch in progress (0 at an epoch boundary). */
+  batchInEpoch: number;
+  /** Completed steps in total. */
+  step: number;
+  /** State of the batch-order generator at the start of the epoch in progress (or the next). */
+  epochRng: number[];
+  /** The anomaly batch stream, or null when the run uses no anomalies. */
+  anomalies: AnomalyCycler | null;
+  /** Loss sums of the epoch in progress. */
+  partial: LossSums;
+  /** Seconds spent in the epoch in progress so far. */
+  partialSeconds: number;
+  /** One entry per completed epoch. */
+  history: EpochLog[];
+  /** Best validation epoch so far, its best-F1 threshold, and a copy of its auto-encoder weights. */
+  best: { epoch: number; auroc: number; threshold: number; weights: Map<string, tf.Tensor> } | null;
+}
+
 /** Everything in checkpoint.json. */
 export interface CheckpointState {
   format: typeof CHECKPOINT_FORMAT;
-  version: 1;
-  /** Sub-directory (of the checkpoint directory) holding this checkpoint's tensor files. */
-  files: string;
+  version: 2;
   /** Which tensor files exist. */
   contents: CheckpointFile[];
   /** The options that define the run (see `optionsRecord`); must match on resume. */
@@ -58,107 +80,185 @@ export interface CheckpointState {
   model: { backbone: string; layers: string[]; imageSize: [number, number] };
   /** Sizes of the training datasets, checked on resume (the batch order depends on them). */
   data: { normal: number; anomalies: number };
-  /** Where training stands. */
+  /** Where training stands (see {@link RunState}). */
   progress: {
-    /** Completed epochs. */
     epoch: number;
-    /** Steps already done in the epoch in progress (0 at an epoch boundary). */
     batchInEpoch: number;
-    /** Completed steps in total. */
     step: number;
-    /** State of the batch-order generator at the start of the epoch in progress (or the next). */
     epochRng: number[];
-    /** The anomaly batch stream, or null when the run uses no anomalies. */
     anomaly: AnomalyCyclerState | null;
-    /** Loss sums of the epoch in progress. */
     partial: LossSums;
-    /** Seconds spent in the epoch in progress so far. */
     partialSeconds: number;
   };
-  /** One entry per completed epoch. */
   history: EpochLog[];
   /** Best validation epoch so far (its weights are in best-autoencoder.safetensors). */
-  best: { epoch: number; auroc: number } | null;
+  best: { epoch: number; auroc: number; threshold: number } | null;
   /** Scalar Adam state of the two optimisers. */
   adam: { ae: AdamScalars; d: AdamScalars | null };
 }
 
-/**
- * Writes a checkpoint: every tensor file first, the pointer last, then removes older ones.
- *
- * @param dir The checkpoint directory (created if needed).
- * @param state checkpoint.json without `files` and `contents` (filled in here).
- * @param tensors Named tensors per file; tensors are read, not disposed.
- */
-export async function writeCheckpoint(
-  dir: string,
-  state: Omit<CheckpointState, 'files' | 'contents'>,
-  tensors: ReadonlyMap<CheckpointFile, ReadonlyMap<string, tf.Tensor>>,
-): Promise<void> {
-  const { fs, path, crypto } = await nodeModules();
-  const { join } = path;
-  await fs.mkdir(dir, { recursive: true });
-  const name = `ckpt-${String(state.progress.step).padStart(8, '0')}-${crypto.randomBytes(4).toString('hex')}`;
-  const staging = join(dir, `.${name}.tmp`);
-  try {
-    await fs.mkdir(staging);
-    for (const [file, named] of tensors) await saveTensors(join(staging, `${file}.safetensors`), named);
-    await fs.rename(staging, join(dir, name));
-  } catch (e) {
-    await fs.rm(staging, { recursive: true, force: true });
-    if (e instanceof FileFormatError) throw e;
-    throw new FileFormatError(join(dir, name), `cannot write checkpoint (${(e as Error).message})`);
+/** What identifies a run, checked when resuming. */
+export interface RunIdentity {
+  options: Record<string, number | string>;
+  model: CheckpointState['model'];
+  data: CheckpointState['data'];
+}
+
+function fileName(file: CheckpointFile): string {
+  return `${file}.safetensors`;
+}
+
+/** Writes the checkpoint of a run to `storage` (all files at once). */
+export async function saveCheckpoint(storage: Storage, identity: RunIdentity, state: RunState, models: RunModels): Promise<void> {
+  const files = new Map<string, Uint8Array>();
+  const contents: CheckpointFile[] = [];
+  const put = async (file: CheckpointFile, tensors: ReadonlyMap<string, tf.Tensor>) => {
+    files.set(fileName(file), await encodeTensors(tensors));
+    contents.push(file);
+  };
+  const aeParameters = models.autoencoder.parameters();
+  await put('autoencoder', aeParameters);
+  const aeAdam = await adamState(models.aeOptimizer, aeParameters);
+  await put('ae-adam', aeAdam.tensors);
+  let dScalars: AdamScalars | null = null;
+  if (models.discriminator !== null && models.dOptimizer !== null) {
+    const dParameters = models.discriminator.parameters();
+    await put('discriminator', dParameters);
+    const dAdam = await adamState(models.dOptimizer, dParameters);
+    await put('d-adam', dAdam.tensors);
+    dScalars = dAdam.scalars;
   }
-  await writeJsonAtomic(join(dir, CHECKPOINT_FILE), { ...state, files: name, contents: [...tensors.keys()] });
-  // The new pointer is in place: older checkpoints and abandoned staging directories can go.
-  for (const entry of await fs.readdir(dir)) {
-    const ours = /^ckpt-\d+-[0-9a-f]+$/.test(entry) || /^\.ckpt-\d+-[0-9a-f]+\.tmp$/.test(entry);
-    if (ours && entry !== name) await fs.rm(join(dir, entry), { recursive: true, force: true });
-  }
+  if (state.best !== null) await put('best-autoencoder', state.best.weights);
+  const record: CheckpointState = {
+    format: CHECKPOINT_FORMAT,
+    version: 2,
+    contents,
+    ...identity,
+    progress: {
+      epoch: state.epoch,
+      batchInEpoch: state.batchInEpoch,
+      step: state.step,
+      epochRng: state.epochRng,
+      anomaly: state.anomalies?.state() ?? null,
+      partial: { ...state.partial },
+      partialSeconds: state.partialSeconds,
+    },
+    history: state.history,
+    best: state.best === null ? null : { epoch: state.best.epoch, auroc: state.best.auroc, threshold: state.best.threshold },
+    adam: { ae: aeAdam.scalars, d: dScalars },
+  };
+  files.set(CHECKPOINT_FILE, jsonBytes(record));
+  await storage.write(files);
 }
 
 /**
- * Reads checkpoint.json of `dir`, or returns null when there is none.
+ * Reads the state file of the checkpoint in `storage`, or null when there is none.
  *
- * @returns the state and the directory of its tensor files.
- * @throws FileFormatError if checkpoint.json exists but is not a valid ckaad checkpoint.
+ * @throws FileFormatError if there is one but it is not a valid ckaad checkpoint.
  */
-export async function readCheckpoint(dir: string): Promise<{ state: CheckpointState; filesDir: string } | null> {
-  const { fs, path: p } = await nodeModules();
-  const path = p.join(dir, CHECKPOINT_FILE);
-  let text: string;
-  try {
-    text = await fs.readFile(path, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new FileFormatError(path, `cannot read file (${(e as Error).message})`);
-  }
+export async function readCheckpointState(storage: Storage): Promise<CheckpointState | null> {
+  const bytes = await storage.read(CHECKPOINT_FILE);
+  if (bytes === null) return null;
+  const where = `${storage.location}/${CHECKPOINT_FILE}`;
   let state: CheckpointState;
   try {
-    state = JSON.parse(text) as CheckpointState;
+    state = JSON.parse(utf8(bytes)) as CheckpointState;
   } catch (e) {
-    throw new FileFormatError(path, `not valid JSON (${(e as Error).message})`);
+    throw new FileFormatError(where, `not valid JSON (${(e as Error).message})`);
   }
   if (typeof state !== 'object' || state === null || state.format !== CHECKPOINT_FORMAT) {
-    throw new FileFormatError(path, `not a ckaad checkpoint (expected "format": "${CHECKPOINT_FORMAT}")`);
+    throw new FileFormatError(where, `not a ckaad checkpoint (expected "format": "${CHECKPOINT_FORMAT}")`);
   }
-  if (state.version !== 1) {
-    throw new FileFormatError(path, `unsupported checkpoint version ${String(state.version)} (this ckaad reads version 1)`);
+  if (state.version !== 2) {
+    throw new FileFormatError(where, `checkpoint version ${String(state.version)} cannot be resumed by this ckaad (it reads version 2); start the run afresh`);
   }
+  const p = state.progress;
   const wellFormed =
-    typeof state.files === 'string' &&
-    /^ckpt-\d+-[0-9a-f]+$/.test(state.files) &&
     Array.isArray(state.contents) &&
     typeof state.options === 'object' &&
     typeof state.model === 'object' &&
     typeof state.data === 'object' &&
-    typeof state.progress === 'object' &&
-    Number.isInteger(state.progress.epoch) &&
-    Number.isInteger(state.progress.batchInEpoch) &&
-    Number.isInteger(state.progress.step) &&
-    Array.isArray(state.progress.epochRng) &&
+    typeof p === 'object' &&
+    p !== null &&
+    Number.isInteger(p.epoch) &&
+    Number.isInteger(p.batchInEpoch) &&
+    Number.isInteger(p.step) &&
+    Array.isArray(p.epochRng) &&
     Array.isArray(state.history) &&
     typeof state.adam === 'object';
-  if (!wellFormed) throw new FileFormatError(path, 'checkpoint.json is missing fields or has fields of the wrong type');
-  return { state, filesDir: p.join(dir, state.files) };
+  if (!wellFormed) throw new FileFormatError(where, 'checkpoint.json is missing fields or has fields of the wrong type');
+  return state;
+}
+
+/** Throws unless the checkpoint was written by a run with the same options, model and data layout. */
+function checkCompatible(saved: CheckpointState, identity: RunIdentity, hasDiscriminator: boolean, location: string): void {
+  const mismatch = (what: string, expected: string, found: string) => {
+    throw new InvalidArgumentError('options.resume', `a checkpoint in ${location} written with the same ${what} (${expected})`, found);
+  };
+  const current = identity.options;
+  const keys = new Set([...Object.keys(current), ...Object.keys(saved.options)]);
+  const differing = [...keys].filter((k) => current[k] !== saved.options[k]);
+  if (differing.length > 0) {
+    mismatch(
+      'options',
+      differing.map((k) => `${k} = ${String(current[k])}`).join(', '),
+      differing.map((k) => `${k} = ${String(saved.options[k])}`).join(', '),
+    );
+  }
+  const describe = (m: CheckpointState['model']) => `${m.backbone} [${m.layers.join(', ')}] at ${m.imageSize.join('×')}`;
+  if (describe(identity.model) !== describe(saved.model)) mismatch('model', describe(identity.model), describe(saved.model));
+  if (hasDiscriminator !== saved.contents.includes('discriminator')) {
+    mismatch('use of a discriminator', String(hasDiscriminator), String(!hasDiscriminator));
+  }
+  const counts = (d: CheckpointState['data']) => `${d.normal} normal, ${d.anomalies} anomalous images`;
+  if (counts(identity.data) !== counts(saved.data)) mismatch('training data', counts(identity.data), counts(saved.data));
+}
+
+/**
+ * Loads the checkpoint in `storage` into a fresh run: the networks' and optimisers'
+ * weights, and `state`. Returns false (changing nothing) when there is no checkpoint.
+ *
+ * @throws InvalidArgumentError naming `options.resume` when the checkpoint belongs to another
+ *   run (options, model, data sizes); FileFormatError / WeightsMismatchError for broken files.
+ */
+export async function restoreCheckpoint(storage: Storage, identity: RunIdentity, state: RunState, models: RunModels): Promise<boolean> {
+  const saved = await readCheckpointState(storage);
+  if (saved === null) return false;
+  checkCompatible(saved, identity, models.discriminator !== null, storage.location);
+  const file = async (name: CheckpointFile): Promise<Uint8Array> => {
+    const bytes = await storage.read(fileName(name));
+    if (bytes === null) throw new FileFormatError(`${storage.location}/${fileName(name)}`, 'missing from the checkpoint');
+    return bytes;
+  };
+  const label = (name: CheckpointFile) => `${storage.location}/${fileName(name)}`;
+  const restoreOptimizer = async (optimizer: tf.AdamOptimizer, parameters: Map<string, tf.Variable>, name: CheckpointFile, scalars: AdamScalars) => {
+    const tensors = scalars.iterations === 0 ? new Map<string, tf.Tensor>() : await loadTensors(await file(name), adamShapes(parameters), label(name));
+    await restoreAdam(optimizer, parameters, tensors, scalars);
+    tf.dispose([...tensors.values()]);
+  };
+
+  const aeParameters = models.autoencoder.parameters();
+  await loadParameters(aeParameters, await file('autoencoder'), label('autoencoder'));
+  await restoreOptimizer(models.aeOptimizer, aeParameters, 'ae-adam', saved.adam.ae);
+  if (models.discriminator !== null && models.dOptimizer !== null) {
+    const dParameters = models.discriminator.parameters();
+    await loadParameters(dParameters, await file('discriminator'), label('discriminator'));
+    await restoreOptimizer(models.dOptimizer, dParameters, 'd-adam', saved.adam.d as AdamScalars);
+  }
+  if (saved.best !== null) {
+    const weights = await loadTensors(await file('best-autoencoder'), parameterShapes(aeParameters), label('best-autoencoder'));
+    state.best = { ...saved.best, weights };
+  }
+  const p = saved.progress;
+  state.epoch = p.epoch;
+  state.batchInEpoch = p.batchInEpoch;
+  state.step = p.step;
+  state.epochRng = [...p.epochRng];
+  state.partial = { ...p.partial };
+  state.partialSeconds = p.partialSeconds;
+  state.history = saved.history.map((h) => ({ ...h }));
+  if (state.anomalies !== null && p.anomaly !== null) {
+    state.anomalies = AnomalyCycler.fromState(state.anomalies.size, identity.options.batchSize as number, p.anomaly);
+  }
+  return true;
 }

@@ -62,8 +62,11 @@ export interface TrainingResult {
   epochs: number;
   /** Completed steps. */
   steps: number;
-  /** The best validation epoch and its AUROC, or null without a validation split. */
-  best: { epoch: number; auroc: number } | null;
+  /**
+   * The best validation epoch, its AUROC and its best-F1 threshold (images scoring at or above
+   * it are called anomalous), or null without a validation split.
+   */
+  best: { epoch: number; auroc: number; threshold: number } | null;
   /**
    * Where the run's backbone features came from: images computed vs served from the feature
    * cache, the cache's contents, and the feature worker's backend (null without one).

@@ -4,6 +4,9 @@
  */
 
 import { InvalidArgumentError } from '../errors.js';
+import type { Storage } from '../io/storage.js';
+import { platform } from '../platform.js';
+import { checkPositive, checkSeed, checkSigma, checkTopK } from '../validate.js';
 import { resolveFeatureCacheOptions } from '../features/cache.js';
 import type { FeatureCacheOptions, ResolvedFeatureCacheOptions } from '../features/cache.js';
 import type { WorkerOption } from '../features/provider.js';
@@ -39,12 +42,13 @@ export interface TrainerOptions {
   /** Global L2 norm the discriminator's gradients are clipped to (as the authors' code). Default 1. */
   clipNorm?: number;
   /**
-   * Directory for checkpoints, written after every epoch and when training is aborted.
-   * Default: none (no checkpoints).
+   * Where checkpoints go, written after every epoch and when training is aborted: a
+   * {@link Storage} (e.g. `memoryStorage()`), or a folder path (Node: ckaad/node's
+   * `checkpointFolder(path)`). Default: none (no checkpoints).
    */
-  checkpointDir?: string;
+  checkpoint?: Storage | string;
   /**
-   * Continue from the checkpoint in `checkpointDir` if there is one (its options must match
+   * Continue from the checkpoint in `checkpoint` if there is one (its options must match
    * these). Default false: an existing checkpoint is overwritten by the new run's.
    */
   resume?: boolean;
@@ -98,7 +102,7 @@ export interface ResolvedTrainerOptions extends LossWeights {
   readonly epochs: number;
   readonly seed: number;
   readonly clipNorm: number;
-  readonly checkpointDir: string | null;
+  readonly checkpoint: Storage | null;
   readonly resume: boolean;
   readonly sigma: number;
   readonly topK: number | 'mean';
@@ -148,6 +152,18 @@ function checkStrategy(strategy: Strategy): void {
   }
 }
 
+/** The checkpoint option as a storage: a folder path through the platform (Node), or the storage itself. */
+function resolveCheckpoint(value: Storage | string | undefined): Storage | null {
+  if (value === undefined) return null;
+  if (typeof value === 'string') {
+    if (value.length === 0) throw new InvalidArgumentError('options.checkpoint', 'a Storage or a non-empty folder path', "''");
+    return platform().checkpointFolder(value);
+  }
+  const ok = typeof value === 'object' && value !== null && typeof value.read === 'function' && typeof value.write === 'function';
+  if (!ok) throw new InvalidArgumentError('options.checkpoint', 'a Storage { location, read, write } or a folder path', String(value));
+  return value;
+}
+
 /**
  * Fills in defaults and validates every option; throws {@link InvalidArgumentError} naming the
  * first bad one (`options.gamma`, `options.batchSize`, …).
@@ -173,7 +189,7 @@ export function resolveTrainerOptions(options: TrainerOptions = {}): ResolvedTra
     epochs: options.epochs ?? TRAINER_DEFAULTS.epochs,
     seed: options.seed ?? TRAINER_DEFAULTS.seed,
     clipNorm: options.clipNorm ?? TRAINER_DEFAULTS.clipNorm,
-    checkpointDir: options.checkpointDir ?? null,
+    checkpoint: resolveCheckpoint(options.checkpoint),
     resume: options.resume ?? false,
     sigma: options.sigma ?? TRAINER_DEFAULTS.sigma,
     topK: options.topK ?? TRAINER_DEFAULTS.topK,
@@ -190,11 +206,8 @@ export function resolveTrainerOptions(options: TrainerOptions = {}): ResolvedTra
   if (!isNumber(r.margin) || r.margin <= 0) {
     throw new InvalidArgumentError('options.margin', 'a finite number > 0', String(r.margin));
   }
-  for (const key of ['aeLearningRate', 'dLearningRate', 'clipNorm', 'sigma'] as const) {
-    if (!isNumber(r[key]) || r[key] <= 0) {
-      throw new InvalidArgumentError(`options.${key}`, 'a finite number > 0', String(r[key]));
-    }
-  }
+  for (const key of ['aeLearningRate', 'dLearningRate', 'clipNorm'] as const) checkPositive(r[key], `options.${key}`);
+  checkSigma(r.sigma, 'options.sigma');
   if (!Number.isInteger(r.batchSize) || r.batchSize < 1) {
     throw new InvalidArgumentError('options.batchSize', 'an integer ≥ 1', String(r.batchSize));
   }
@@ -204,15 +217,8 @@ export function resolveTrainerOptions(options: TrainerOptions = {}): ResolvedTra
   if (!Number.isInteger(r.epochs) || r.epochs < 0) {
     throw new InvalidArgumentError('options.epochs', 'an integer ≥ 0', String(r.epochs));
   }
-  if (!Number.isSafeInteger(r.seed)) {
-    throw new InvalidArgumentError('options.seed', 'a safe integer', String(r.seed));
-  }
-  if (r.topK !== 'mean' && (!Number.isInteger(r.topK) || r.topK < 1)) {
-    throw new InvalidArgumentError('options.topK', "an integer ≥ 1 or 'mean'", String(r.topK));
-  }
-  if (r.checkpointDir !== null && (typeof r.checkpointDir !== 'string' || r.checkpointDir.length === 0)) {
-    throw new InvalidArgumentError('options.checkpointDir', 'a non-empty directory path', String(r.checkpointDir));
-  }
+  checkSeed(r.seed, 'options.seed');
+  checkTopK(r.topK, 'options.topK');
   if (typeof r.resume !== 'boolean') {
     throw new InvalidArgumentError('options.resume', 'a boolean', String(r.resume));
   }
@@ -222,15 +228,15 @@ export function resolveTrainerOptions(options: TrainerOptions = {}): ResolvedTra
   if (!validWorker) {
     throw new InvalidArgumentError('options.worker', "'auto', true, false or { file: path of feature-worker.js }", JSON.stringify(w));
   }
-  if (r.resume && r.checkpointDir === null) {
-    throw new InvalidArgumentError('options.resume', 'to be used together with options.checkpointDir', 'resume without a directory');
+  if (r.resume && r.checkpoint === null) {
+    throw new InvalidArgumentError('options.resume', 'to be used together with options.checkpoint', 'resume without a checkpoint storage');
   }
   return r;
 }
 
 /**
  * The options that define a run's results, as JSON-serialisable data (for checkpoints and the
- * saved model). `epochs`, `checkpointDir` and `resume` are left out: a resumed run may train
+ * saved model). `epochs`, `checkpoint` and `resume` are left out: a resumed run may train
  * for more epochs than the original; so are `featureCache` and `worker`, which decide how
  * features are computed, not what they are, and `microBatches`, which changes only the
  * rounding of the gradients.

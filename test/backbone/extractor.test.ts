@@ -14,7 +14,8 @@ import {
 } from '../../src/backbone/extractor.js';
 import { maxPool3x3s2 } from '../../src/backbone/resnet.js';
 import { resnetWeightSpecs } from '../../src/backbone/resnet-weights.js';
-import { readSafetensors, writeSafetensors, type SafetensorsTensorInput } from '../../src/io/safetensors.js';
+import { readSafetensors, type SafetensorsTensorInput } from '../../src/io/safetensors.js';
+import { writeSafetensors } from '../../src/node/safetensors-file.js';
 import { InvalidArgumentError, ShapeMismatchError } from '../../src/errors.js';
 import { formulaSafetensors } from './formula.js';
 

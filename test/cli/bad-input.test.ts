@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../src/backend/select.js';
 import { RESNET_CONFIGS } from '../../src/backbone/configs.js';
 import { resnetWeightSpecs } from '../../src/backbone/resnet-weights.js';
-import { writeSafetensors } from '../../src/io/safetensors.js';
+import { writeSafetensors } from '../../src/node/safetensors-file.js';
 import type { SafetensorsTensorInput } from '../../src/io/safetensors.js';
 import { EXIT } from '../../src/cli/errors.js';
 import { errorLine, runCli, scratchDir, tinyIdx, tinySynthetic, untrainedModel } from './helpers.js';
@@ -217,7 +217,7 @@ describe('model options', () => {
     const r = await runCli(['train', '--dataset', 'mvtec', '--root', synthetic, '--category', 'weave', '--model', model]);
     expectFailure(r, EXIT.usage, /Invalid --model: expected a folder where no model exists yet \(or add --overwrite to replace the model\)/);
     const e = await runCli(['eval', '--backend', 'cpu', '--model', synthetic, '--dataset', 'mvtec', '--root', synthetic, '--category', 'weave', '--out', join(scratch.dir, 'e')]);
-    expectFailure(e, EXIT.input, new RegExp(`${synthetic}/model.json: cannot read file`));
+    expectFailure(e, EXIT.input, new RegExp(`${synthetic}/model.json: missing: is this a model written by saveModel`));
   });
 });
 

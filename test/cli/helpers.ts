@@ -11,7 +11,8 @@ import { gzipSync } from 'node:zlib';
 import { FeatureAutoEncoder } from '../../src/autoencoder/autoencoder.js';
 import type { CliIo } from '../../src/cli/io.js';
 import { run } from '../../src/cli/program.js';
-import { generateSyntheticDefects } from '../../src/data/synthetic.js';
+import { generateSyntheticDefects } from '../../src/node/synthetic-writer.js';
+import { modelFolder } from '../../src/node/folders.js';
 import { describeExtractor, saveModel } from '../../src/io/saved-model.js';
 
 /** What a command run printed, and its exit code. */
@@ -78,7 +79,7 @@ export async function untrainedModel(dir: string, name = 'model'): Promise<strin
   const extractor = { arch: 'resnet18', layers: ['layer2', 'layer3'], weights: 'random', seed: 0 } as const;
   const autoencoder = new FeatureAutoEncoder({ backbone: 'resnet18', layers: ['layer2', 'layer3'], seed: 1 });
   try {
-    await saveModel(path, { extractor: await describeExtractor(extractor), autoencoder, imageSize: 64 });
+    await saveModel(modelFolder(path), { extractor: await describeExtractor(extractor), autoencoder, imageSize: 64 });
   } finally {
     autoencoder.dispose();
   }

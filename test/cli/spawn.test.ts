@@ -75,7 +75,7 @@ describe('the ckaad executable', () => {
     const r = ckaad(['eval', '--model', missing, '--dataset', 'mvtec', '--root', synthetic, '--category', 'weave', '--out', join(scratch.dir, 'e')]);
     expect(r.code).toBe(EXIT.input);
     expect(lines(r.stderr).filter((l) => l.startsWith('ckaad: error'))).toEqual([
-      expect.stringMatching(new RegExp(`^ckaad: error: ${missing}/model.json: cannot read file`)),
+      expect.stringMatching(new RegExp(`^ckaad: error: ${missing}/model.json: missing: is this a model written by saveModel`)),
     ]);
   });
 

@@ -5,7 +5,8 @@ import { FileFormatError, InvalidArgumentError } from '../../src/errors.js';
 import { decodeImage, decodeMask } from '../../src/node/images.js';
 import { readMvtec } from '../../src/node/readers/mvtec.js';
 import { Rng } from '../../src/nn/random.js';
-import { generateSyntheticDefects, renderSyntheticSample, SYNTHETIC_DEFECTS } from '../../src/data/synthetic.js';
+import { renderSyntheticSample, SYNTHETIC_DEFECTS } from '../../src/data/synthetic.js';
+import { generateSyntheticDefects } from '../../src/node/synthetic-writer.js';
 import { tempDir } from './helpers.js';
 
 let dir: string;

@@ -139,8 +139,8 @@ describe('feature cache in training', () => {
   });
 
   it('checkpoint + resume with a float16 cache equals the uninterrupted float16 run', async () => {
-    const options: TrainerOptions = { featureCache: { dtype: 'float16' }, checkpointDir: join(scratch, 'ckpt') };
-    const straight = await train({ ...options, checkpointDir: join(scratch, 'ckpt-straight') });
+    const options: TrainerOptions = { featureCache: { dtype: 'float16' }, checkpoint: join(scratch, 'ckpt') };
+    const straight = await train({ ...options, checkpoint: join(scratch, 'ckpt-straight') });
     const first = await train({ ...options, epochs: 1 });
     const resumed = await train({ ...options, resume: true });
     expect([...first.steps, ...resumed.steps].map(losses)).toEqual(straight.steps.map(losses));

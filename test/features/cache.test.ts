@@ -1,6 +1,5 @@
 // The feature store and its float16 encoding (no tensors involved).
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import * as fs from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -8,17 +7,10 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { InvalidArgumentError, ShapeMismatchError } from '../../src/errors.js';
-import {
-  CacheBudget,
-  DEFAULT_CACHE_MEMORY_BYTES,
-  FeatureStore,
-  decodeHalves,
-  encodeHalves,
-  floatToHalf,
-  halfToFloat,
-  resolveFeatureCacheOptions,
-} from '../../src/features/cache.js';
-import type { MapShape, SpillFileSystem } from '../../src/features/cache.js';
+import { CacheBudget, DEFAULT_CACHE_MEMORY_BYTES, FeatureStore, resolveFeatureCacheOptions } from '../../src/features/cache.js';
+import { decodeHalves, encodeHalves, floatToHalf, halfToFloat } from '../../src/io/float16.js';
+import { createSpillFile } from '../../src/node/platform.js';
+import type { MapShape } from '../../src/features/cache.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'ckaad-feature-cache-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -168,20 +160,18 @@ describe('FeatureStore', () => {
 
   for (const dtype of ['float32', 'float16'] as const) {
     it(`spills what exceeds the budget to a file, reads it back (${dtype}) and deletes it`, () => {
-      const path = join(scratch, dtype, 'spill.bin');
-      const spill = { fs: fs as unknown as SpillFileSystem, path };
-      const store = new FeatureStore('normal', 6, SHAPES, dtype, new CacheBudget(2 * store_bytes(dtype)), spill);
+      const dir = join(scratch, dtype);
+      const store = new FeatureStore('normal', 6, SHAPES, dtype, new CacheBudget(2 * store_bytes(dtype)), () => createSpillFile(dir, 'normal'));
       for (const i of [5, 2, 0, 3]) expect(store.put(i, imageMaps(i))).toBe(true);
       expect(store.stats()).toMatchObject({ inMemory: 2, onDisk: 2 });
-      expect(existsSync(path)).toBe(true);
+      expect(readdirSync(dir)).toHaveLength(1);
       const direct = new FeatureStore('reference', 6, SHAPES, dtype, new CacheBudget(1e9));
       for (const i of [5, 2, 0, 3]) direct.put(i, imageMaps(i));
       const order = [0, 5, 3, 2, 0];
       expect(store.read(order)).toEqual(direct.read(order));
       store.dispose();
       direct.dispose();
-      expect(existsSync(path)).toBe(false);
-      expect(readdirSync(join(scratch, dtype))).toEqual([]);
+      expect(readdirSync(dir)).toEqual([]);
     });
   }
 

@@ -6,7 +6,8 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { FileFormatError, InvalidArgumentError } from '../../src/errors.js';
-import { encodeSafetensors, readSafetensors, writeSafetensors, type SafetensorsTensorInput } from '../../src/io/safetensors.js';
+import { encodeSafetensors, readSafetensors, type SafetensorsTensorInput } from '../../src/io/safetensors.js';
+import { writeSafetensors } from '../../src/node/safetensors-file.js';
 
 /** Builds a file by hand: 8-byte LE header length + header text + data (independent of our writer). */
 function rawFile(header: unknown, data: Uint8Array = new Uint8Array(0)): Uint8Array {

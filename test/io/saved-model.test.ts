@@ -14,11 +14,13 @@ import { FeatureAutoEncoder } from '../../src/autoencoder/autoencoder.js';
 import { RESNET_CONFIGS } from '../../src/backbone/configs.js';
 import { createResNetExtractor } from '../../src/backbone/extractor.js';
 import { randomWeightSource, resnetWeightSpecs } from '../../src/backbone/resnet-weights.js';
-import { writeSafetensors } from '../../src/io/safetensors.js';
 import type { SafetensorsTensorInput } from '../../src/io/safetensors.js';
 import { FileFormatError, InvalidArgumentError } from '../../src/errors.js';
 import { Scorer } from '../../src/scoring/scorer.js';
-import { createScorer, describeExtractor, loadModel, saveModel, sha256File } from '../../src/io/saved-model.js';
+import { createScorer, describeExtractor, loadModel, saveModel } from '../../src/io/saved-model.js';
+import { modelFolder } from '../../src/node/folders.js';
+import { sha256File } from '../../src/node/platform.js';
+import { writeSafetensors } from '../../src/node/safetensors-file.js';
 import { setUpBackend, textures } from '../training/fixtures.js';
 
 let scratch: string;
@@ -53,7 +55,7 @@ describe('saveModel / loadModel', () => {
     const extractor = await createResNetExtractor(extractorOptions);
     const autoencoder = new FeatureAutoEncoder({ backbone: 'resnet18', layers, seed: 7 }); // ≠ the default seed 0
     const dir = join(scratch, 'model-a');
-    await saveModel(dir, {
+    await saveModel(modelFolder(dir), {
       extractor: await describeExtractor(extractorOptions),
       autoencoder,
       imageSize: 64,
@@ -62,10 +64,11 @@ describe('saveModel / loadModel', () => {
     const expected = new Scorer({ extractor, autoencoder, topK: 50 }).scoreBatch(images);
 
     const before = tf.memory().numTensors;
-    const model = await loadModel(dir);
+    const model = await loadModel(modelFolder(dir));
     expect(model.imageSize).toBe(64);
-    expect(model.scoring).toEqual({ sigma: 4, topK: 50 });
-    expect(model.record.extractor.weights).toEqual({ kind: 'file', path: weightsPath, sha256: await sha256File(weightsPath) });
+    expect(model.scoring).toEqual({ sigma: 4, topK: 50, threshold: null });
+    // The weights lie beside the model folder: recorded relative to it, so both can move together.
+    expect(model.record.extractor.weights).toEqual({ kind: 'file', path: '../resnet18.safetensors', sha256: await sha256File(weightsPath) });
     expect(model.record.autoencoder.parameters).toBe(autoencoder.parameterCount());
     const found = createScorer(model).scoreBatch(images);
     expect(Array.from(found.scores)).toEqual(Array.from(expected.scores));
@@ -76,14 +79,34 @@ describe('saveModel / loadModel', () => {
     // The weights file moved: point at it; the hash must still match.
     const moved = join(scratch, 'moved.safetensors');
     await copyFile(weightsPath, moved);
-    const relocated = await loadModel(dir, { extractorWeights: moved });
+    const relocated = await loadModel(modelFolder(dir), { weights: moved });
     expect(Array.from(createScorer(relocated).scoreBatch(images).scores)).toEqual(Array.from(expected.scores));
     relocated.dispose();
     // A different file at that place is refused.
     const bytes = await readFile(moved);
     bytes[bytes.length - 1] ^= 0xff;
     await writeFile(moved, bytes);
-    await expect(loadModel(dir, { extractorWeights: moved })).rejects.toThrow(/SHA-256.*not the backbone weights/);
+    await expect(loadModel(modelFolder(dir), { weights: moved })).rejects.toThrow(/SHA-256.*not the backbone weights/);
+
+    // The model folder and its weights moved together: found without being told.
+    const elsewhere = join(scratch, 'elsewhere');
+    await mkdir(join(elsewhere, 'model-a'), { recursive: true });
+    await copyFile(weightsPath, join(elsewhere, 'resnet18.safetensors'));
+    for (const f of ['model.json', 'autoencoder.safetensors']) await copyFile(join(dir, f), join(elsewhere, 'model-a', f));
+    const together = await loadModel(modelFolder(join(elsewhere, 'model-a')));
+    expect(Array.from(createScorer(together).scoreBatch(images).scores)).toEqual(Array.from(expected.scores));
+    together.dispose();
+    // Without them, the error names the option to pass.
+    await rm(join(elsewhere, 'resnet18.safetensors'));
+    await expect(loadModel(modelFolder(join(elsewhere, 'model-a')))).rejects.toThrow(
+      /elsewhere\/resnet18\.safetensors: cannot read the backbone weights recorded in .*model\.json .*pass their new location \(options\.weights, --weights/,
+    );
+    // Weights two levels away are recorded by their absolute path.
+    const deep = join(scratch, 'a', 'b', 'model-deep');
+    await saveModel(modelFolder(deep), { extractor: await describeExtractor(extractorOptions), autoencoder, imageSize: 64 });
+    const deepModel = await loadModel(modelFolder(deep));
+    expect(deepModel.record.extractor.weights.kind === 'file' && deepModel.record.extractor.weights.path).toBe(weightsPath);
+    deepModel.dispose();
 
     extractor.dispose();
     autoencoder.dispose();
@@ -94,8 +117,8 @@ describe('saveModel / loadModel', () => {
     const dir = join(scratch, 'model-random');
     const record = await describeExtractor({ arch: 'resnet18', layers: ['layer3', 'layer2'], seed: 5 });
     expect(record).toEqual({ arch: 'resnet18', layers, weights: { kind: 'random', seed: 5 } });
-    await saveModel(dir, { extractor: record, autoencoder, imageSize: 64 });
-    const model = await loadModel(dir);
+    await saveModel(modelFolder(dir), { extractor: record, autoencoder, imageSize: 64 });
+    const model = await loadModel(modelFolder(dir));
     // Random seed 5 and the file written from the same initialisation give the same features.
     const fromFile = await createResNetExtractor({ arch: 'resnet18', layers, weights: weightsPath });
     const a = model.extractor.extract(images);
@@ -112,12 +135,12 @@ describe('saveModel / loadModel', () => {
     const ae1 = new FeatureAutoEncoder({ backbone: 'resnet18', layers, seed: 1 });
     const ae2 = new FeatureAutoEncoder({ backbone: 'resnet18', layers, seed: 2 });
     const extractor = await describeExtractor({ arch: 'resnet18', layers });
-    await saveModel(dir, { extractor, autoencoder: ae1, imageSize: 64 });
-    const error = await saveModel(dir, { extractor, autoencoder: ae2, imageSize: 64 }).catch((e: unknown) => e);
+    await saveModel(modelFolder(dir), { extractor, autoencoder: ae1, imageSize: 64 });
+    const error = await saveModel(modelFolder(dir), { extractor, autoencoder: ae2, imageSize: 64 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InvalidArgumentError);
     expect((error as Error).message).toMatch(/overwrite/);
-    await saveModel(dir, { extractor, autoencoder: ae2, imageSize: 64 }, { overwrite: true });
-    const model = await loadModel(dir);
+    await saveModel(modelFolder(dir, { overwrite: true }), { extractor, autoencoder: ae2, imageSize: 64 });
+    const model = await loadModel(modelFolder(dir));
     const name = [...ae2.parameters().keys()][0];
     expect(model.autoencoder.parameters().get(name)?.dataSync()).toEqual(ae2.parameters().get(name)?.dataSync());
     model.dispose();
@@ -128,14 +151,14 @@ describe('saveModel / loadModel', () => {
     await mkdir(user);
     await writeFile(join(user, 'keep.txt'), 'mine');
     for (const overwrite of [false, true]) {
-      const refused = await saveModel(user, { extractor, autoencoder: ae2, imageSize: 64 }, { overwrite }).catch((e: unknown) => e);
+      const refused = await saveModel(modelFolder(user, { overwrite }), { extractor, autoencoder: ae2, imageSize: 64 }).catch((e: unknown) => e);
       expect(refused).toBeInstanceOf(InvalidArgumentError);
       expect((refused as Error).message).toMatch(/never deletes a folder that holds other files.*model-user-files/);
     }
     expect(await readdir(user)).toEqual(['keep.txt']);
     const empty = join(scratch, 'model-empty');
     await mkdir(empty);
-    await saveModel(empty, { extractor, autoencoder: ae2, imageSize: 64 });
+    await saveModel(modelFolder(empty), { extractor, autoencoder: ae2, imageSize: 64 });
     expect((await readdir(empty)).sort()).toEqual(['autoencoder.safetensors', 'model.json']);
     ae1.dispose();
     ae2.dispose();
@@ -145,25 +168,30 @@ describe('saveModel / loadModel', () => {
     const autoencoder = new FeatureAutoEncoder({ backbone: 'resnet18', layers, seed: 0 });
     const extractor = await describeExtractor({ arch: 'resnet18', layers });
     await expect(
-      saveModel(join(scratch, 'x'), { extractor: { ...extractor, arch: 'resnet34' }, autoencoder, imageSize: 64 }),
+      saveModel(modelFolder(join(scratch, 'x')), { extractor: { ...extractor, arch: 'resnet34' }, autoencoder, imageSize: 64 }),
     ).rejects.toThrow(/model\.autoencoder/);
-    await expect(saveModel(join(scratch, 'x'), { extractor, autoencoder, imageSize: 32 })).rejects.toThrow(/64×64/);
-    await expect(saveModel(join(scratch, 'x'), { extractor, autoencoder, imageSize: 64, scoring: { topK: 0 } })).rejects.toThrow(
+    await expect(saveModel(modelFolder(join(scratch, 'x')), { extractor, autoencoder, imageSize: 32 })).rejects.toThrow(/64×64/);
+    await expect(saveModel(modelFolder(join(scratch, 'x')), { extractor, autoencoder, imageSize: 64, scoring: { topK: 0 } })).rejects.toThrow(
       /model\.scoring\.topK/,
     );
-    await expect(describeExtractor({ arch: 'resnet18', layers, weights: new Uint8Array(4) })).rejects.toThrow(/options\.weights/);
+    // Weights given as bytes have no path: the record keeps '<bytes>' and their SHA-256.
+    expect((await describeExtractor({ arch: 'resnet18', layers, weights: new Uint8Array(4) })).weights).toEqual({
+      kind: 'file',
+      path: '<bytes>',
+      sha256: 'df3f619804a92fdb4057192dc43dd748ea778adc52bc498ce80524c014b81119',
+    });
 
     const dir = join(scratch, 'model-broken');
-    await saveModel(dir, { extractor, autoencoder, imageSize: 64 });
+    await saveModel(modelFolder(dir), { extractor, autoencoder, imageSize: 64 });
     const aeFile = join(dir, 'autoencoder.safetensors');
     const bytes = await readFile(aeFile);
     bytes[bytes.length - 1] ^= 0x01;
     await writeFile(aeFile, bytes);
-    await expect(loadModel(dir)).rejects.toThrow(FileFormatError);
-    await expect(loadModel(dir)).rejects.toThrow(/autoencoder\.safetensors.*SHA-256/);
+    await expect(loadModel(modelFolder(dir))).rejects.toThrow(FileFormatError);
+    await expect(loadModel(modelFolder(dir))).rejects.toThrow(/autoencoder\.safetensors.*SHA-256/);
     await writeFile(join(dir, 'model.json'), '{"format": "other"}');
-    await expect(loadModel(dir)).rejects.toThrow(/model\.json.*not a ckaad model/);
-    await expect(loadModel(join(scratch, 'nowhere'))).rejects.toThrow(/model\.json.*saveModel/);
+    await expect(loadModel(modelFolder(dir))).rejects.toThrow(/model\.json.*not a ckaad model/);
+    await expect(loadModel(modelFolder(join(scratch, 'nowhere')))).rejects.toThrow(/model\.json.*saveModel/);
     autoencoder.dispose();
   });
 });

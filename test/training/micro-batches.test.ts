@@ -15,7 +15,8 @@ import { tensorDataset } from '../../src/data/image-dataset.js';
 import type { StepLog } from '../../src/training/history.js';
 import { CKAImg, CKAPatch, GAN, Recon, ReconSub } from '../../src/training/strategies.js';
 import type { Strategy } from '../../src/training/strategies.js';
-import { CKAADTrainer, microBatchCount } from '../../src/training/trainer.js';
+import { microBatchCount } from '../../src/training/step.js';
+import { CKAADTrainer } from '../../src/training/trainer.js';
 import { setUpBackend, snapshot, textures, tinyExtractor } from './fixtures.js';
 
 let extractor: ResNetFeatureExtractor;

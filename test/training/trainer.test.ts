@@ -21,6 +21,7 @@ import { energyDiscriminatorLoss } from '../../src/losses/energy-discriminator-l
 import { energyGeneratorLoss } from '../../src/losses/energy-generator-loss.js';
 import { reconstructionLoss } from '../../src/losses/reconstruction.js';
 import { imageAuroc } from '../../src/metrics/auroc.js';
+import { bestF1 } from '../../src/metrics/pr-curve.js';
 import { Scorer } from '../../src/scoring/scorer.js';
 import { clipByGlobalNorm } from '../../src/training/clip.js';
 import { tensorDataset } from '../../src/data/image-dataset.js';
@@ -276,9 +277,9 @@ describe('reproducibility, checkpoints and resume', () => {
 
   it('1 epoch + checkpoint + resume 1 epoch equals 2 epochs', async () => {
     const dir = join(scratch, 'epoch-boundary');
-    const first = await train({ strategy: CKAPatch, epochs: 1, checkpointDir: dir });
+    const first = await train({ strategy: CKAPatch, epochs: 1, checkpoint: dir });
     expect(first.result.status).toBe('completed');
-    const second = await train({ strategy: CKAPatch, epochs: 2, checkpointDir: dir, resume: true });
+    const second = await train({ strategy: CKAPatch, epochs: 2, checkpoint: dir, resume: true });
     expect([...first.steps, ...second.steps].map(losses)).toEqual(straight.steps.map(losses));
     expect(second.result.history.map(epochLosses)).toEqual(straight.result.history.map(epochLosses));
     expect(second.result.steps).toBe(4);
@@ -290,31 +291,31 @@ describe('reproducibility, checkpoints and resume', () => {
     const controller = new AbortController();
     const baseline = tf.memory().numTensors;
     const aborted = await train(
-      { strategy: CKAPatch, epochs: 2, checkpointDir: dir },
+      { strategy: CKAPatch, epochs: 2, checkpoint: dir },
       { signal: controller.signal, onStep: (s) => void (s.step === 3 && controller.abort()) },
     );
     expect(aborted.result.status).toBe('aborted');
     expect(aborted.result.steps).toBe(3);
     expect(aborted.result.history.length).toBe(1);
     expect(tf.memory().numTensors).toBe(baseline);
-    const resumed = await train({ strategy: CKAPatch, epochs: 2, checkpointDir: dir, resume: true });
+    const resumed = await train({ strategy: CKAPatch, epochs: 2, checkpoint: dir, resume: true });
     expect([...aborted.steps, ...resumed.steps].map(losses)).toEqual(straight.steps.map(losses));
     expect(resumed.result.history.map(epochLosses)).toEqual(straight.result.history.map(epochLosses));
     expect(maxDifference(resumed.weights, straight.weights)).toBe(0);
     // Nothing left to do: resuming a finished run trains no more steps.
-    const done = await train({ strategy: CKAPatch, epochs: 2, checkpointDir: dir, resume: true });
+    const done = await train({ strategy: CKAPatch, epochs: 2, checkpoint: dir, resume: true });
     expect(done.steps.length).toBe(0);
     expect(maxDifference(done.weights, straight.weights)).toBe(0);
   });
 
   it('refuses to resume a checkpoint written with other options or data', async () => {
     const dir = join(scratch, 'epoch-boundary');
-    const trainer = new CKAADTrainer({ extractor }, { batchSize: 2, epochs: 3, lambda: 0.1, checkpointDir: dir, resume: true });
+    const trainer = new CKAADTrainer({ extractor }, { batchSize: 2, epochs: 3, lambda: 0.1, checkpoint: dir, resume: true });
     const error = await trainer.fit(data()).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InvalidArgumentError);
     expect((error as InvalidArgumentError).argument).toBe('options.resume');
     expect((error as Error).message).toMatch(/lambda = 0\.1.*lambda = 0\.02/);
-    const fewer = new CKAADTrainer({ extractor }, { batchSize: 2, epochs: 3, checkpointDir: dir, resume: true });
+    const fewer = new CKAADTrainer({ extractor }, { batchSize: 2, epochs: 3, checkpoint: dir, resume: true });
     await expect(fewer.fit({ normal: tensorDataset(normal) })).rejects.toThrow(/training data|discriminator/);
   });
 });
@@ -336,11 +337,13 @@ describe('model selection on a validation split', () => {
     expect(aurocs.every((x) => x >= 0 && x <= 1)).toBe(true);
     const best = Math.max(...aurocs);
     const bestEpoch = aurocs.indexOf(best) + 1;
-    expect(result.best).toEqual({ epoch: bestEpoch, auroc: best });
+    expect(result.best).toMatchObject({ epoch: bestEpoch, auroc: best });
     expect(maxDifference(snapshot(result.autoencoder.parameters()), perEpoch[bestEpoch - 1])).toBe(0);
-    // The returned weights score the validation split with exactly the best AUROC.
+    // The returned weights score the validation split with exactly the best AUROC, and the
+    // stored threshold is that split's best-F1 threshold.
     const { scores } = await new Scorer({ extractor, autoencoder: result.autoencoder }).score([images]);
     expect(imageAuroc(validation.labels, scores)).toBe(best);
+    expect(result.best?.threshold).toBe(bestF1(validation.labels, scores).threshold);
     result.autoencoder.dispose();
     images.dispose();
     console.log(`validation AUROC per epoch: ${aurocs.map((x) => x.toFixed(3)).join(', ')} (best epoch ${bestEpoch})`);

@@ -3,7 +3,7 @@
  * option validation, discriminator composition, Adam state round trip, checkpoint files.
  */
 
-import { mkdtemp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -18,8 +18,8 @@ import { CkaadError, FileFormatError, InvalidArgumentError, WeightsMismatchError
 import { Rng } from '../../src/nn/random.js';
 import { adamShapes, adamState, applyInOrder, createAdam, restoreAdam } from '../../src/training/adam.js';
 import { AnomalyCycler, epochBatches } from '../../src/training/batches.js';
-import { CHECKPOINT_FILE, readCheckpoint, writeCheckpoint } from '../../src/training/checkpoint.js';
-import type { CheckpointState } from '../../src/training/checkpoint.js';
+import { CHECKPOINT_FILE, readCheckpointState } from '../../src/training/checkpoint.js';
+import { memoryStorage } from '../../src/io/storage.js';
 import { clipByGlobalNorm } from '../../src/training/clip.js';
 import { composeDiscriminators } from '../../src/discriminator/compose.js';
 import { tensorDataset } from '../../src/data/image-dataset.js';
@@ -27,7 +27,7 @@ import { resolveTrainerOptions, TRAINER_DEFAULTS } from '../../src/training/opti
 import type { TrainerOptions } from '../../src/training/options.js';
 import { CKAImg, CKAPatch, GAN, Recon, ReconSub, STRATEGIES } from '../../src/training/strategies.js';
 import type { Strategy } from '../../src/training/strategies.js';
-import { loadTensors } from '../../src/io/state-dict.js';
+import { encodeTensors, loadTensors } from '../../src/io/state-dict.js';
 
 let scratch: string;
 
@@ -161,7 +161,7 @@ describe('resolveTrainerOptions', () => {
       epochs: 10,
       seed: 0,
       clipNorm: 1,
-      checkpointDir: null,
+      checkpoint: null,
       resume: false,
       sigma: 4,
       topK: 100,
@@ -190,7 +190,7 @@ describe('resolveTrainerOptions', () => {
     [{ seed: 1.5 }, 'options.seed'],
     [{ topK: 0 }, 'options.topK'],
     [{ resume: true }, 'options.resume'],
-    [{ checkpointDir: '' }, 'options.checkpointDir'],
+    [{ checkpoint: '' }, 'options.checkpoint'],
     [{ strategy: { name: 'x' } as unknown as Strategy }, 'options.strategy'],
   ];
   it.each(bad)('rejects %j naming %s', (options, argument) => {
@@ -285,9 +285,7 @@ describe('Adam state', () => {
     const saved = await adamState(o1, p1);
     expect(saved.scalars.iterations).toBe(37);
     expect([...saved.tensors.keys()]).toEqual(['m.a', 'm.b', 'v.a', 'v.b']);
-    const path = join(scratch, 'adam.safetensors');
-    const { saveTensors } = await import('../../src/io/state-dict.js');
-    await saveTensors(path, saved.tensors);
+    const path = await encodeTensors(saved.tensors);
     const scalars = JSON.parse(JSON.stringify(saved.scalars)) as typeof saved.scalars;
 
     const p2 = make();
@@ -310,9 +308,7 @@ describe('Adam state', () => {
     const o = createAdam(0.01);
     run(o, p, 2);
     const saved = await adamState(o, p);
-    const path = join(scratch, 'adam-bad.safetensors');
-    const { saveTensors } = await import('../../src/io/state-dict.js');
-    await saveTensors(path, saved.tensors);
+    const path = await encodeTensors(saved.tensors);
     const other = new Map<string, tf.Variable>([
       ['a', tf.variable(tf.zeros([4]))],
       ['b', tf.variable(tf.zeros([1, 2]))],
@@ -324,69 +320,15 @@ describe('Adam state', () => {
   });
 });
 
-describe('checkpoint files', () => {
-  const state = (step: number): Omit<CheckpointState, 'files' | 'contents'> => ({
-    format: 'ckaad-checkpoint',
-    version: 1,
-    options: { strategy: 'CKAPatch' },
-    model: { backbone: 'resnet18', layers: ['layer2', 'layer3'], imageSize: [64, 64] },
-    data: { normal: 4, anomalies: 2 },
-    progress: {
-      epoch: step,
-      batchInEpoch: 0,
-      step,
-      epochRng: [1, 2, 3, 4],
-      anomaly: null,
-      partial: { steps: 0, lRec: 0, lAdv: 0, lD: 0, lAe: 0 },
-      partialSeconds: 0,
-    },
-    history: [],
-    best: null,
-    adam: { ae: { iterations: step, accBeta1: 0.25, accBeta2: 0.998 }, d: null },
-  });
-
-  it('a crash during a save leaves the previous checkpoint valid; the next save cleans up', async () => {
-    const dir = join(scratch, 'ckpt-crash');
-    const w1 = tf.tensor1d([1, 2, 3]);
-    await writeCheckpoint(dir, state(1), new Map([['autoencoder', new Map([['w', w1]])]]));
-    const first = await readCheckpoint(dir);
-    expect(first?.state.progress.step).toBe(1);
-
-    // A save that fails while writing its tensors (a disposed tensor cannot be read).
-    const dead = tf.tensor1d([9]);
-    dead.dispose();
-    await expect(writeCheckpoint(dir, state(2), new Map([['autoencoder', new Map([['w', dead]])]]))).rejects.toThrow();
-    // A save killed after its tensor directory was complete but before the pointer moved.
-    await mkdir(join(dir, 'ckpt-00000002-deadbeef'));
-    await writeFile(join(dir, 'ckpt-00000002-deadbeef', 'autoencoder.safetensors'), 'partial');
-    await mkdir(join(dir, '.ckpt-00000002-cafe.tmp'));
-
-    const after = await readCheckpoint(dir);
-    expect(after?.state.progress.step).toBe(1);
-    expect(after?.filesDir).toBe(first?.filesDir);
-    const loaded = await loadTensors(join(after?.filesDir ?? '', 'autoencoder.safetensors'), new Map([['w', [3]]]));
-    expect(Array.from(loaded.get('w')?.dataSync() ?? [])).toEqual([1, 2, 3]);
-    tf.dispose([...loaded.values()]);
-
-    await writeCheckpoint(dir, state(3), new Map([['autoencoder', new Map([['w', w1]])]]));
-    const entries = (await readdir(dir)).sort();
-    expect(entries.length).toBe(2);
-    expect(entries).toContain(CHECKPOINT_FILE);
-    expect(entries.find((e) => e.startsWith('ckpt-'))).toMatch(/^ckpt-00000003-/);
-    w1.dispose();
-  });
-
-  it('returns null without a checkpoint and rejects foreign or broken pointer files', async () => {
-    const dir = join(scratch, 'ckpt-bad');
-    expect(await readCheckpoint(dir)).toBeNull();
-    await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, CHECKPOINT_FILE), '{"format": "something-else"}');
-    await expect(readCheckpoint(dir)).rejects.toThrow(FileFormatError);
-    await writeFile(join(dir, CHECKPOINT_FILE), '{ not json');
-    await expect(readCheckpoint(dir)).rejects.toThrow(/not valid JSON/);
-    await writeFile(join(dir, CHECKPOINT_FILE), '{"format": "ckaad-checkpoint", "version": 7}');
-    await expect(readCheckpoint(dir)).rejects.toThrow(/version 7/);
-    await writeFile(join(dir, CHECKPOINT_FILE), '{"format": "ckaad-checkpoint", "version": 1, "files": "../../etc"}');
-    await expect(readCheckpoint(dir)).rejects.toThrow(CkaadError);
+describe('checkpoint state files', () => {
+  const bytes = (text: string) => new TextEncoder().encode(text);
+  it('returns null without a checkpoint and rejects foreign, broken or old state files', async () => {
+    expect(await readCheckpointState(memoryStorage())).toBeNull();
+    const stored = (text: string) => memoryStorage({ [CHECKPOINT_FILE]: bytes(text) }, 'ckpt-bad');
+    await expect(readCheckpointState(stored('{"format": "something-else"}'))).rejects.toThrow(FileFormatError);
+    await expect(readCheckpointState(stored('{ not json'))).rejects.toThrow(/ckpt-bad\/checkpoint\.json: not valid JSON/);
+    await expect(readCheckpointState(stored('{"format": "ckaad-checkpoint", "version": 7}'))).rejects.toThrow(/version 7/);
+    await expect(readCheckpointState(stored('{"format": "ckaad-checkpoint", "version": 1}'))).rejects.toThrow(/version 1 cannot be resumed/);
+    await expect(readCheckpointState(stored('{"format": "ckaad-checkpoint", "version": 2, "progress": 3}'))).rejects.toThrow(CkaadError);
   });
 });

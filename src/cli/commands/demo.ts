@@ -15,9 +15,11 @@ import { join } from 'node:path';
 import { InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 
-import { generateSyntheticDefects, SYNTHETIC_CLASSES, SYNTHETIC_DEFECTS } from '../../data/synthetic.js';
+import { SYNTHETIC_CLASSES, SYNTHETIC_DEFECTS } from '../../data/synthetic.js';
+import { generateSyntheticDefects } from '../../node/synthetic-writer.js';
 import type { SyntheticClass } from '../../data/synthetic.js';
 import { describeExtractor, saveModel, trainingRecord } from '../../io/saved-model.js';
+import { modelFolder } from '../../node/folders.js';
 import type { Strategy } from '../../training/strategies.js';
 import { STRATEGIES } from '../../training/strategies.js';
 import { selectBackend } from '../backend.js';
@@ -168,7 +170,7 @@ export async function runDemo(v: DemoValues, ctx: CommandContext): Promise<Recor
           try {
             const name = `${cls}-${strategy.name.toLowerCase()}`;
             if (v.saveModels) {
-              await saveModel(join(out.dir, 'models', name), {
+              await saveModel(modelFolder(join(out.dir, 'models', name)), {
                 extractor: await describeExtractor(config.extractor),
                 autoencoder,
                 imageSize: config.imageSize,

@@ -13,6 +13,7 @@ import { Option } from 'commander';
 import type { Command } from 'commander';
 
 import { loadModel } from '../../io/saved-model.js';
+import { modelFolder } from '../../node/folders.js';
 import { selectBackend } from '../backend.js';
 import type { CommandContext } from '../context.js';
 import { DATASET_KINDS, openDataset } from '../dataset.js';
@@ -117,7 +118,7 @@ export async function runEval(v: EvalValues, ctx: CommandContext): Promise<Recor
     const names = modelNames(models);
     const results: ModelResult[] = [];
     for (const [i, dir] of models.entries()) {
-      const model = await loadModel(dir);
+      const model = await loadModel(modelFolder(dir));
       try {
         const evaluation = await evaluate({
           model: { ...model, imageSize: model.imageSize },

@@ -13,6 +13,7 @@ import type { Command } from 'commander';
 import { FileFormatError } from '../../errors.js';
 import { IMAGE_EXTENSIONS, isImageFile, listImages } from '../../node/readers/files.js';
 import { loadModel } from '../../io/saved-model.js';
+import { modelFolder } from '../../node/folders.js';
 import { selectBackend } from '../backend.js';
 import type { CommandContext } from '../context.js';
 import type { CliItem } from '../dataset.js';
@@ -76,7 +77,7 @@ export async function runScore(paths: string[], v: ScoreValues, ctx: CommandCont
   const out = await stageOutput(v.out, '--out');
   try {
     const backend = await selectBackend(v.backend);
-    const model = await loadModel(v.model);
+    const model = await loadModel(modelFolder(v.model));
     log(io, `ckaad score: ${items.length} images with ${resolve(v.model)} (${model.record.extractor.arch}, ${model.imageSize}×${model.imageSize}); backend ${backend}`);
     let evaluation;
     try {

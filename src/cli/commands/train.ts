@@ -11,7 +11,8 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 
 import { InvalidArgumentError } from '../../errors.js';
-import { checkModelTarget, describeExtractor, saveModel, trainingRecord } from '../../io/saved-model.js';
+import { describeExtractor, saveModel, trainingRecord } from '../../io/saved-model.js';
+import { checkModelTarget, modelFolder } from '../../node/folders.js';
 import { resolveTrainerOptions } from '../../training/options.js';
 import type { TrainerOptions } from '../../training/options.js';
 import type { EpochLog } from '../../training/history.js';
@@ -56,7 +57,7 @@ const TRAINER_FLAGS: Record<string, string> = {
   'options.clipNorm': '--clip-norm',
   'options.sigma': '--sigma',
   'options.topK': '--top-k',
-  'options.checkpointDir': '--checkpoint-dir',
+  'options.checkpoint': '--checkpoint-dir',
   'options.resume': '--resume',
   'options.microBatches': '--micro-batches',
 };
@@ -76,7 +77,7 @@ export function trainerOptionsOf(v: TrainerValues): TrainerOptions & { batchSize
     seed: v.seed,
     sigma: v.sigma,
     topK: v.topK,
-    checkpointDir: v.checkpointDir,
+    checkpoint: v.checkpointDir,
     resume: v.resume,
     microBatches: v.microBatches,
   };
@@ -142,17 +143,13 @@ export async function runTrain(v: TrainValues, ctx: CommandContext): Promise<Rec
     });
     const { result } = outcome;
     try {
-      await saveModel(
-        target,
-        {
-          extractor: await describeExtractor(config.extractor),
-          autoencoder: result.autoencoder,
-          imageSize: config.imageSize,
-          scoring: { sigma: v.sigma, topK: v.topK },
-          training: trainingRecord(outcome.trainer, result),
-        },
-        { overwrite: v.overwrite },
-      );
+      await saveModel(modelFolder(target, { overwrite: v.overwrite }), {
+        extractor: await describeExtractor(config.extractor),
+        autoencoder: result.autoencoder,
+        imageSize: config.imageSize,
+        scoring: { sigma: v.sigma, topK: v.topK, threshold: result.best?.threshold ?? null },
+        training: trainingRecord(outcome.trainer, result),
+      });
     } finally {
       result.autoencoder.dispose();
     }

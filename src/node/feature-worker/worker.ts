@@ -20,6 +20,9 @@ import { elasticDataset, pixelDataset } from '../../data/pixel-dataset.js';
 import { CkaadError, ShapeMismatchError } from '../../errors.js';
 import type { ImageDataset } from '../../data/image-dataset.js';
 import type { DatasetName, DatasetRecipe, FromWorker, ToWorker } from './messages.js';
+import { installNodePlatform } from '../platform.js';
+
+installNodePlatform();
 
 const port = parentPort;
 if (port === null) throw new CkaadError('internal', 'feature-worker.js must run in a worker thread.');

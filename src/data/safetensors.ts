@@ -102,22 +102,58 @@ function memorySource(bytes: Uint8Array): ByteSource {
   };
 }
 
+/** What a path that is not a regular file is, for the error message. */
+function notARegularFile(info: import('node:fs').Stats): string {
+  if (info.isDirectory()) return 'is a directory';
+  if (info.isFIFO()) return 'is a FIFO (named pipe)';
+  if (info.isCharacterDevice()) return 'is a character device';
+  if (info.isBlockDevice()) return 'is a block device';
+  if (info.isSocket()) return 'is a socket';
+  return 'is not a file';
+}
+
 async function fileSource(path: string): Promise<ByteSource> {
   const fs = await import('node:fs/promises');
-  let handle: Awaited<ReturnType<typeof fs.open>>;
+  const { constants } = await import('node:fs');
+  // Only a regular file (or a link to one) is read. A directory, FIFO, device or socket is
+  // refused before it is opened: opening a FIFO for reading waits for a writer forever, and
+  // a device has no size to check the header against.
+  let info: import('node:fs').Stats;
   try {
-    handle = await fs.open(path, 'r');
+    info = await fs.stat(path);
   } catch (e) {
     throw new FileFormatError(path, `cannot open file (${(e as Error).message})`);
   }
-  const { size } = await handle.stat();
+  if (!info.isFile()) throw new FileFormatError(path, `${notARegularFile(info)}, not a regular file`);
+  let handle: Awaited<ReturnType<typeof fs.open>>;
+  try {
+    // O_NONBLOCK (where it exists): should the path be replaced by a FIFO after the check
+    // above, opening it still returns at once and the check below refuses it.
+    handle = await fs.open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  } catch (e) {
+    throw new FileFormatError(path, `cannot open file (${(e as Error).message})`);
+  }
+  let size: number;
+  try {
+    const opened = await handle.stat();
+    if (!opened.isFile()) throw new FileFormatError(path, `${notARegularFile(opened)}, not a regular file`);
+    size = opened.size;
+  } catch (e) {
+    await handle.close();
+    throw e instanceof FileFormatError ? e : new FileFormatError(path, `cannot open file (${(e as Error).message})`);
+  }
   return {
     size,
     read: async (offset, length) => {
       const out = new Uint8Array(length);
       let done = 0;
       while (done < length) {
-        const { bytesRead } = await handle.read(out, done, length - done, offset + done);
+        let bytesRead: number;
+        try {
+          ({ bytesRead } = await handle.read(out, done, length - done, offset + done));
+        } catch (e) {
+          throw new FileFormatError(path, `cannot read bytes ${offset + done}..${offset + length} (${(e as Error).message})`);
+        }
         if (bytesRead === 0) {
           throw new FileFormatError(path, `truncated: could not read bytes ${offset + done}..${offset + length} (file changed while open?)`);
         }

@@ -1,4 +1,6 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { constants as fsConstants } from 'node:fs';
+import { mkdtemp, open, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -243,5 +245,65 @@ describe('safetensors validation', () => {
     expect(() => encodeSafetensors({ a: { dtype: 'F32', shape: [1.5], data: new Float32Array(2) } })).toThrow(/shape/);
     expect(() => encodeSafetensors({ a: { dtype: 'I32', shape: [2], data: new Float32Array(2) as unknown as Int32Array } })).toThrow(/Int32Array for dtype I32/);
     expect(() => encodeSafetensors({ __metadata__: { dtype: 'F32', shape: [0], data: new Float32Array(0) } })).toThrow(/__metadata__/);
+  });
+});
+
+// -----------------------------------------------------------------------------------------
+// The reference implementation's rules (huggingface/safetensors, safetensors/src/tensor.rs:
+// `read_metadata`, `Metadata::validate`, `Dtype`; its JSON is serde_json's), and inputs that
+// are not files at all.
+
+/** The error `readSafetensors` rejects with (fails the test if it resolves). */
+async function rejection(source: string | Uint8Array, name?: string): Promise<unknown> {
+  return readSafetensors(source, name).then(
+    async (st) => {
+      await st.close();
+      throw new Error(`expected ${typeof source === 'string' ? source : 'the bytes'} to be rejected, but it opened`);
+    },
+    (e: unknown) => e,
+  );
+}
+
+describe('safetensors paths that are not regular files', () => {
+  it('refuses a directory, naming it', async () => {
+    const err = await rejection(dir);
+    expect(err).toBeInstanceOf(FileFormatError);
+    expect((err as FileFormatError).path).toBe(dir);
+    expect((err as Error).message).toBe(`${dir}: is a directory, not a regular file`);
+  });
+
+  it.skipIf(process.platform === 'win32')('refuses a FIFO at once instead of waiting for a writer', async () => {
+    const fifo = join(dir, 'pipe.safetensors');
+    execFileSync('mkfifo', [fifo]);
+    let timer: NodeJS.Timeout | undefined;
+    const hang = new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve('still waiting after 2 s'), 2000);
+    });
+    try {
+      const outcome = await Promise.race([rejection(fifo), hang]);
+      expect(outcome).toBeInstanceOf(FileFormatError);
+      expect((outcome as Error).message).toBe(`${fifo}: is a FIFO (named pipe), not a regular file`);
+    } finally {
+      clearTimeout(timer);
+      // Release a reader that did open the FIFO (the old behaviour), so the process can exit.
+      const writer = await open(fifo, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK).catch(() => undefined);
+      await writer?.close();
+      await rm(fifo, { force: true });
+    }
+  });
+
+  it.skipIf(process.platform === 'win32')('refuses a character device and reads a regular file through a symlink', async () => {
+    const err = await rejection('/dev/null');
+    expect(err).toBeInstanceOf(FileFormatError);
+    expect((err as Error).message).toBe('/dev/null: is a character device, not a regular file');
+    const target = join(dir, 'target.safetensors');
+    const link = join(dir, 'link.safetensors');
+    await writeFile(target, encodeSafetensors({ a: { dtype: 'U8', shape: [2], data: new Uint8Array([1, 2]) } }));
+    await symlink(target, link);
+    const st = await readSafetensors(link);
+    expect(Array.from((await st.tensor('a')).data as Uint8Array)).toEqual([1, 2]);
+    await st.close();
+    await rm(link);
+    await rm(target);
   });
 });

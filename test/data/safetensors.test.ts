@@ -264,6 +264,129 @@ async function rejection(source: string | Uint8Array, name?: string): Promise<un
   );
 }
 
+/** `levels` nested arrays, or objects {"k": …} around a 0. */
+const deep = (levels: number, kind: 'array' | 'object' = 'array'): string =>
+  kind === 'array' ? '['.repeat(levels) + ']'.repeat(levels) : '{"k":'.repeat(levels) + '0' + '}'.repeat(levels);
+
+describe('safetensors header rules of the reference implementation', () => {
+  const entry = '"dtype":"F32","shape":[2],"data_offsets":[0,8]';
+
+  it('rejects a dtype, shape or data_offsets value nested 10,000 levels deep with a FileFormatError, not a stack overflow', async () => {
+    for (const header of [
+      `{"a":{"dtype":${deep(10_000)},"shape":[2],"data_offsets":[0,8]}}`,
+      `{"a":{"dtype":"F32","shape":${deep(10_000)},"data_offsets":[0,8]}}`,
+      `{"a":{"dtype":"F32","shape":[2],"data_offsets":${deep(10_000)}}}`,
+      `{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,${deep(10_000, 'object')}]}}`,
+      `{"__metadata__":{"k":${deep(10_000)}},"a":{${entry}}}`,
+    ]) {
+      await expectFormatError(rawFile(header, new Uint8Array(8)), /nested deeper than 127 levels/);
+    }
+  });
+
+  it("rejects nesting deeper than serde_json's limit anywhere, even in a field the format ignores, and accepts 127 levels", async () => {
+    // top-level object (1) → tensor entry (2) → unknown field with n more levels
+    const withExtra = (levels: number) => rawFile(`{"a":{${entry},"extra":${deep(levels)}}}`, new Uint8Array(8));
+    const st = await readSafetensors(withExtra(125));
+    expect(st.names).toEqual(['a']);
+    await expectFormatError(withExtra(126), /nested deeper than 127 levels at character/);
+    await expectFormatError(withExtra(10_000), /nested deeper than 127 levels/);
+  });
+
+  it('accepts JSON whitespace before and after the header object, as the reference does (its test_whitespace_leading_padded_header)', async () => {
+    for (const [before, after] of [[' ', ''], ['\n', ''], ['\t\n', '\r '], ['', '\r\n\t ']]) {
+      const st = await readSafetensors(rawFile(`${before}{${'"a":{' + entry + '}'}}${after}`, new Uint8Array(8)));
+      expect(st.names).toEqual(['a']);
+    }
+  });
+
+  it('rejects anything else before the header object, a byte-order mark included', async () => {
+    const bom = rawFile(`\uFEFF{"a":{${entry}}}`, new Uint8Array(8));
+    await expectFormatError(bom, /header is not valid JSON \(expected a value at character 0\)/);
+    await expectFormatError(rawFile(`\u00a0{"a":{${entry}}}`, new Uint8Array(8)), /expected a value at character 0/);
+    await expectFormatError(rawFile(`{"a":{${entry}}}x`, new Uint8Array(8)), /unexpected characters after the header/);
+  });
+
+  it('reads "__metadata__": null as a file without metadata, as the reference does (Option<HashMap<String, String>>)', async () => {
+    const st = await readSafetensors(rawFile(`{"__metadata__":null,"a":{${entry}}}`, new Uint8Array(8)));
+    expect(st.names).toEqual(['a']);
+    expect(Object.keys(st.metadata)).toEqual([]);
+    await expectFormatError(rawFile(`{"__metadata__":[],"a":{${entry}}}`, new Uint8Array(8)), /__metadata__ must be an object of string values, found \[\]/);
+  });
+
+  it('keeps "__proto__" and other prototype names as metadata keys and tensor names; absent keys read as undefined', async () => {
+    const st = await readSafetensors(
+      rawFile(`{"__metadata__":{"__proto__":"p","constructor":"c","a":"b"},"__proto__":{${entry}}}`, new Uint8Array(8)),
+    );
+    expect(Object.entries(st.metadata)).toEqual([
+      ['__proto__', 'p'],
+      ['constructor', 'c'],
+      ['a', 'b'],
+    ]);
+    expect(st.metadata['toString']).toBeUndefined();
+    expect(st.names).toEqual(['__proto__']);
+    expect(st.info('__proto__').shape).toEqual([2]);
+    // and the writer writes them back
+    const back = await readSafetensors(
+      encodeSafetensors({ ['__proto__']: { dtype: 'U8', shape: [1], data: new Uint8Array([7]) } }, st.metadata),
+    );
+    expect(back.names).toEqual(['__proto__']);
+    expect(Object.entries(back.metadata)).toEqual(Object.entries(st.metadata));
+  });
+
+  it('rejects duplicate keys (the format disallows them), naming the key and its tensor', async () => {
+    await expectFormatError(rawFile(`{"a":{${entry}},"a":{${entry}}}`, new Uint8Array(8)), /duplicate key "a" at character/);
+    await expectFormatError(rawFile(`{"a":{${entry},"dtype":"F32"}}`, new Uint8Array(8)), /duplicate key "dtype" in "a"/);
+    await expectFormatError(rawFile(`{"__metadata__":{"k":"1","k":"2"}}`), /duplicate key "k" in "__metadata__"/);
+    await expectFormatError(rawFile(`{"__metadata__":{},"__metadata__":{}}`), /duplicate key "__metadata__"/);
+  });
+
+  it('reads shape and data_offsets integers as serde_json reads usize: no fraction, no exponent, no overflow', async () => {
+    const withShape = (dim: string) => rawFile(`{"a":{"dtype":"F32","shape":[${dim}],"data_offsets":[0,8]}}`, new Uint8Array(8));
+    for (const dim of ['2.0', '2e0', '0.2e1', '-2', '18446744073709551618']) {
+      await expectFormatError(withShape(dim), /shape must be an array of non-negative integers/);
+    }
+    await expectFormatError(withShape('1e400'), /header is not valid JSON \(number out of range at character/);
+    await expectFormatError(rawFile(`{"a":{${entry},"x":-1e999}}`, new Uint8Array(8)), /number out of range/);
+    expect((await readSafetensors(withShape('2'))).info('a').shape).toEqual([2]);
+    const zero = await readSafetensors(rawFile('{"a":{"dtype":"F32","shape":[-0],"data_offsets":[0,-0]}}'));
+    expect(zero.info('a')).toMatchObject({ shape: [0], begin: 0, end: 0 });
+    await expectFormatError(rawFile('{"a":{"dtype":"F32","shape":[0],"data_offsets":[0,0,0]}}'), /data_offsets must be \[begin, end\]/);
+  });
+
+  it('rejects shapes whose element count or byte size overflows 64 bits (test_validation_overflow)', async () => {
+    await expectFormatError(
+      rawFile('{"test":{"dtype":"I32","shape":[2,18446744073709551614],"data_offsets":[0,16]}}', new Uint8Array(16)),
+      /element count of shape \[2, 18446744073709551614\] overflows 64 bits/,
+    );
+    await expectFormatError(
+      rawFile('{"test":{"dtype":"I32","shape":[2,9223372036854775807],"data_offsets":[0,16]}}', new Uint8Array(16)),
+      /byte size of shape \[2, 9223372036854775807\] of I32 overflows 64 bits/,
+    );
+  });
+
+  it("accepts every dtype of the reference's Dtype enum, sub-byte ones only in whole bytes", async () => {
+    const bits: Record<string, number> = {
+      BOOL: 8, F4: 4, F6_E2M3: 6, F6_E3M2: 6, U8: 8, I8: 8, F8_E5M2: 8, F8_E4M3: 8, F8_E8M0: 8, F8_E4M3FNUZ: 8,
+      F8_E5M2FNUZ: 8, I16: 16, U16: 16, F16: 16, BF16: 16, I32: 32, U32: 32, F32: 32, C64: 64, F64: 64, I64: 64, U64: 64,
+    };
+    for (const [dtype, b] of Object.entries(bits)) {
+      const bytes = b; // 8 elements of b bits
+      const st = await readSafetensors(rawFile({ t: { dtype, shape: [2, 4], data_offsets: [0, bytes] } }, new Uint8Array(bytes)));
+      expect(st.info('t').dtype).toBe(dtype);
+      expect((await st.raw('t')).length).toBe(bytes);
+    }
+    await expectFormatError(rawFile({ t: { dtype: 'F4', shape: [3], data_offsets: [0, 2] } }, new Uint8Array(2)), /is 12 bits, not a whole number of bytes/);
+    await expectFormatError(rawFile({ t: { dtype: 'f32', shape: [1], data_offsets: [0, 4] } }, new Uint8Array(4)), /unknown dtype "f32"/);
+  });
+
+  it('rejects a lone UTF-16 surrogate in a \\u escape, as serde_json does', async () => {
+    await expectFormatError(rawFile('{"__metadata__":{"k":"\\ud800"}}'), /lone high surrogate/);
+    await expectFormatError(rawFile('{"__metadata__":{"\\udc00":"v"}}'), /lone low surrogate/);
+    const pair = await readSafetensors(rawFile('{"__metadata__":{"k":"\\ud83d\\ude00"}}'));
+    expect(pair.metadata.k).toBe('😀');
+  });
+});
+
 describe('safetensors paths that are not regular files', () => {
   it('refuses a directory, naming it', async () => {
     const err = await rejection(dir);

@@ -122,3 +122,74 @@ export async function loadBundledBackend(name: BundledBackend, options: WasmOpti
   }
   slot[WASM_OPTIONS_KEY] = requested;
 }
+
+// -----------------------------------------------------------------------------------------
+// The host's exit behaviour
+//
+// In Node, tfjs-backend-wasm's emscripten glue adds two process-level listeners when the
+// wasm module is instantiated: `process.on('uncaughtException', ex => { if (!(ex instanceof
+// ExitStatus)) throw ex })` and `process.on('unhandledRejection', reason => { throw reason })`.
+// Rethrowing from such a listener makes Node exit with code 7 and print the glue's stack for
+// any uncaught error of the application. A library must not change how its host exits, so
+// ckaad removes exactly those listeners once the backend has initialised.
+
+/** The process events whose listeners decide how Node reports an uncaught error. */
+const EXIT_EVENTS = ['uncaughtException', 'unhandledRejection'] as const;
+type ExitEvent = (typeof EXIT_EVENTS)[number];
+type ExitListener = (...args: never[]) => unknown;
+
+/** The subset of Node's `process` used here (absent in browsers). */
+interface ListenerHost {
+  listeners(event: ExitEvent): ExitListener[];
+  removeListener(event: ExitEvent, listener: ExitListener): unknown;
+}
+
+function nodeProcess(): ListenerHost | undefined {
+  const proc = (globalThis as { process?: { versions?: { node?: unknown }; listeners?: unknown; removeListener?: unknown } }).process;
+  if (typeof proc?.versions?.node !== 'string' || typeof proc.listeners !== 'function' || typeof proc.removeListener !== 'function') {
+    return undefined;
+  }
+  return proc as ListenerHost;
+}
+
+/**
+ * Whether `listener` is one of the glue's two rethrowing listeners, in any spelling that
+ * differs only by whitespace and names (e.g. minified): `function (e) { throw e; }` or
+ * `function (e) { if (!(e instanceof X)) { throw e; } }` (or the same as arrow functions).
+ */
+function isEmscriptenRethrow(listener: ExitListener): boolean {
+  const source = Function.prototype.toString.call(listener).replace(/\s+/g, '');
+  const match = /^(?:function[\w$]*\(([\w$]+)\)|\(?([\w$]+)\)?=>)\{(.*)\}$/.exec(source);
+  if (match === null) return false;
+  const param = match[1] ?? match[2];
+  const body = match[3];
+  const rethrows = (code: string): boolean => [`throw${param}`, `throw${param};`, `{throw${param}}`, `{throw${param};}`].includes(code);
+  if (rethrows(body)) return true;
+  const guard = `if(!(${param}instanceof`;
+  if (!body.startsWith(guard)) return false;
+  const rest = body.slice(guard.length); // e.g. `ExitStatus)){throwex;}`
+  const end = rest.indexOf('))');
+  return end > 0 && /^[\w$.]+$/.test(rest.slice(0, end)) && rethrows(rest.slice(end + 2));
+}
+
+/**
+ * Runs `init`, which may initialise the wasm backend, then (in Node only) removes the
+ * `uncaughtException` / `unhandledRejection` listeners that tfjs-backend-wasm's emscripten
+ * glue added meanwhile: only listeners that were not there before `init` and are the glue's
+ * rethrowing ones, so listeners of the application, even ones added while `init` ran, stay.
+ * Removal happens whether `init` succeeds or fails.
+ */
+export async function preservingHostExitBehaviour<T>(init: () => Promise<T>): Promise<T> {
+  const host = nodeProcess();
+  if (host === undefined) return init();
+  const before = EXIT_EVENTS.map((event) => new Set(host.listeners(event)));
+  try {
+    return await init();
+  } finally {
+    EXIT_EVENTS.forEach((event, i) => {
+      for (const listener of host.listeners(event)) {
+        if (!before[i].has(listener) && isEmscriptenRethrow(listener)) host.removeListener(event, listener);
+      }
+    });
+  }
+}

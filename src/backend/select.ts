@@ -22,7 +22,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 import { BackendError, InvalidArgumentError } from '../errors.js';
-import { loadBundledBackend, validateWasmOptions } from './bundled.js';
+import { loadBundledBackend, preservingHostExitBehaviour, validateWasmOptions } from './bundled.js';
 import { ensureGradients } from './gradients.js';
 import { registerFastKernels } from './kernels/index.js';
 import type { WasmOptions } from './bundled.js';
@@ -44,6 +44,11 @@ export type UseBackendOptions = WasmOptions;
  *
  * Then registers the missing gradient functions ({@link ensureGradients}) and ckaad's
  * fast convolution-gradient kernels.
+ *
+ * In Node, initialising wasm leaves the process's exit behaviour as it was: the
+ * `uncaughtException` / `unhandledRejection` listeners that tfjs-backend-wasm's emscripten
+ * glue installs (which rethrow, so that any uncaught error of the application exited with
+ * code 7) are removed again; the application's own listeners are kept.
  *
  * @param name Backend to select.
  * @param options wasm-only settings: `wasmPaths` (default: next to the installed
@@ -103,8 +108,9 @@ export async function ensureBackend(): Promise<string> {
   let ready = false;
   if (tf.engine().backendNames().length > 0) {
     try {
-      // Waits for a pending selection, or initialises the best registered backend.
-      await tf.ready();
+      // Waits for a pending selection, or initialises the best registered backend (which may
+      // be wasm: then without the process listeners its glue adds).
+      await preservingHostExitBehaviour(() => tf.ready());
       ready = true;
     } catch (err) {
       failures.push(`registered backends (${tf.engine().backendNames().join(', ')}): ${(err as Error).message}`);
@@ -144,8 +150,16 @@ export function activeBackend(): string {
   return name;
 }
 
-/** Registers (if bundled) and initialises backend `name`; options are already validated. */
-async function selectBackend(name: string, options: UseBackendOptions): Promise<void> {
+/**
+ * Registers (if bundled) and initialises backend `name`; options are already validated. In
+ * Node, the process-level listeners tfjs-backend-wasm's glue adds on initialisation are
+ * removed again (see {@link preservingHostExitBehaviour}).
+ */
+function selectBackend(name: string, options: UseBackendOptions): Promise<void> {
+  return preservingHostExitBehaviour(() => initialiseBackend(name, options));
+}
+
+async function initialiseBackend(name: string, options: UseBackendOptions): Promise<void> {
   if (isBundledBackend(name)) {
     await loadBundledBackend(name, options);
   } else if (tf.findBackendFactory(name) == null) {

@@ -22,27 +22,38 @@ import type { ByteSource } from './byte-source.js';
 // -----------------------------------------------------------------------------------------
 // dtypes
 
-/** Every dtype of the safetensors format, with its size in bytes. */
-const DTYPE_BYTES = {
-  F64: 8,
-  F32: 4,
-  F16: 2,
-  BF16: 2,
-  F8_E4M3: 1,
-  F8_E5M2: 1,
-  I64: 8,
-  I32: 4,
-  I16: 2,
-  I8: 1,
-  U64: 8,
-  U32: 4,
-  U16: 2,
-  U8: 1,
-  BOOL: 1,
+/**
+ * Every dtype of the safetensors format, with its size in bits, as the reference
+ * implementation (huggingface/safetensors, safetensors/src/tensor.rs, `Dtype::bitsize`) lists
+ * them. F4 and the F6 types are smaller than a byte: a tensor of them must fill whole bytes.
+ */
+const DTYPE_BITS = {
+  F64: 64,
+  F32: 32,
+  F16: 16,
+  BF16: 16,
+  F8_E4M3: 8,
+  F8_E5M2: 8,
+  F8_E8M0: 8,
+  F8_E4M3FNUZ: 8,
+  F8_E5M2FNUZ: 8,
+  F6_E2M3: 6,
+  F6_E3M2: 6,
+  F4: 4,
+  C64: 64,
+  I64: 64,
+  I32: 32,
+  I16: 16,
+  I8: 8,
+  U64: 64,
+  U32: 32,
+  U16: 16,
+  U8: 8,
+  BOOL: 8,
 } as const;
 
 /** A dtype name of the safetensors format (files with any other dtype are rejected). */
-export type SafetensorsDtype = keyof typeof DTYPE_BYTES;
+export type SafetensorsDtype = keyof typeof DTYPE_BITS;
 
 /** Floating-point dtypes that {@link SafetensorsReader.float32} converts to a Float32Array. */
 const FLOAT_DTYPES: readonly SafetensorsDtype[] = ['F64', 'F32', 'F16', 'BF16'];
@@ -51,7 +62,7 @@ const FLOAT_DTYPES: readonly SafetensorsDtype[] = ['F64', 'F32', 'F16', 'BF16'];
 const READABLE_DTYPES: readonly SafetensorsDtype[] = ['F64', 'F32', 'F16', 'BF16', 'I64', 'I32', 'U8'];
 
 function isDtype(s: string): s is SafetensorsDtype {
-  return Object.prototype.hasOwnProperty.call(DTYPE_BYTES, s);
+  return Object.prototype.hasOwnProperty.call(DTYPE_BITS, s);
 }
 
 /** Name, dtype, shape and byte range of one tensor, as read from the header. */
@@ -88,7 +99,226 @@ const MAX_HEADER_BYTES = 100_000_000;
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 // -----------------------------------------------------------------------------------------
-// header parsing and validation
+// the header's JSON, parsed without recursion
+//
+// The reference implementation parses the header with serde_json (safetensors/src/tensor.rs,
+// `SafeTensors::read_metadata`); this parser accepts the same JSON: RFC 8259 with whitespace
+// (space, tab, LF, CR) before and after the value, at most 127 nested arrays/objects
+// (serde_json's recursion limit of 128), no number that overflows a double, no lone UTF-16
+// surrogate in a \u escape. It is iterative, so no nesting can exhaust the stack. Beyond
+// serde_json it rejects duplicate keys, which the format's specification disallows.
+
+/** A JSON number, kept as its source text so that integers can be checked exactly. */
+class JsonNumber {
+  constructor(readonly text: string) {}
+}
+
+/** An object of the header: insertion-ordered, and free of prototype keys such as `__proto__`. */
+type JsonObject = Map<string, JsonValue>;
+type JsonValue = null | boolean | string | JsonNumber | JsonValue[] | JsonObject;
+
+/** Deepest nesting of arrays and objects serde_json accepts (its recursion limit is 128). */
+const MAX_NESTING = 127;
+
+/** A syntax error at a character offset of the header text. */
+class JsonSyntaxError extends Error {}
+
+const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
+const ESCAPES: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
+
+/** An array or object being filled, with the key its next value goes to. */
+type Frame = { kind: 'array'; value: JsonValue[] } | { kind: 'object'; value: JsonObject; key: string };
+
+function parseJson(text: string): JsonValue {
+  const n = text.length;
+  let i = 0;
+  const stack: Frame[] = [];
+
+  const error = (problem: string, at = i): JsonSyntaxError =>
+    new JsonSyntaxError(at >= n ? `${problem}: unexpected end of the header` : `${problem} at character ${at}`);
+  const skipWhitespace = (): void => {
+    for (;;) {
+      const c = text.charCodeAt(i);
+      if (c === 0x20 || c === 0x0a || c === 0x09 || c === 0x0d) i++;
+      else return;
+    }
+  };
+  const hex4 = (): number => {
+    const digits = text.slice(i, i + 4);
+    if (!/^[0-9a-fA-F]{4}$/.test(digits)) throw error('invalid \\u escape');
+    i += 4;
+    return parseInt(digits, 16);
+  };
+  const parseString = (): string => {
+    i++; // the opening quote
+    let out = '';
+    let start = i;
+    for (;;) {
+      if (i >= n) throw error('unterminated string');
+      const c = text.charCodeAt(i);
+      if (c === 0x22) {
+        out += text.slice(start, i);
+        i++;
+        return out;
+      }
+      if (c < 0x20) throw error('control character in a string');
+      if (c !== 0x5c) {
+        i++;
+        continue;
+      }
+      out += text.slice(start, i);
+      const e = text[i + 1];
+      if (e === 'u') {
+        i += 2;
+        const unit = hex4();
+        if (unit >= 0xdc00 && unit <= 0xdfff) throw error('lone low surrogate in a \\u escape', i - 6);
+        if (unit >= 0xd800 && unit <= 0xdbff) {
+          if (text[i] !== '\\' || text[i + 1] !== 'u') throw error('lone high surrogate in a \\u escape', i - 6);
+          i += 2;
+          const low = hex4();
+          if (low < 0xdc00 || low > 0xdfff) throw error('lone high surrogate in a \\u escape', i - 12);
+          out += String.fromCharCode(unit, low);
+        } else {
+          out += String.fromCharCode(unit);
+        }
+      } else if (e !== undefined && Object.prototype.hasOwnProperty.call(ESCAPES, e)) {
+        out += ESCAPES[e];
+        i += 2;
+      } else {
+        throw error('invalid escape in a string');
+      }
+      start = i;
+    }
+  };
+  /** Reads `"key" :` in an object whose keys so far are `object`'s. */
+  const parseKey = (object: JsonObject): string => {
+    skipWhitespace();
+    if (text.charCodeAt(i) !== 0x22) throw error('expected a string key');
+    const at = i;
+    const key = parseString();
+    if (object.has(key)) {
+      // Name the tensor (top-level key) the duplicate is inside of, if any.
+      const root = stack[0];
+      const inside = root !== undefined && root.kind === 'object' && root.value !== object ? ` in ${quote(root.key)}` : '';
+      throw error(`duplicate key ${quote(key)}${inside}`, at);
+    }
+    skipWhitespace();
+    if (text.charCodeAt(i) !== 0x3a) throw error("expected ':'");
+    i++;
+    return key;
+  };
+  const open = (): void => {
+    if (stack.length >= MAX_NESTING) throw error(`arrays and objects nested deeper than ${MAX_NESTING} levels`);
+    i++;
+    skipWhitespace();
+  };
+
+  for (;;) {
+    // A value starts at i.
+    skipWhitespace();
+    let value: JsonValue;
+    const c = text.charCodeAt(i);
+    if (c === 0x7b) {
+      open();
+      const object: JsonObject = new Map();
+      if (text.charCodeAt(i) === 0x7d) {
+        i++;
+        value = object;
+      } else {
+        stack.push({ kind: 'object', value: object, key: parseKey(object) });
+        continue;
+      }
+    } else if (c === 0x5b) {
+      open();
+      if (text.charCodeAt(i) === 0x5d) {
+        i++;
+        value = [];
+      } else {
+        stack.push({ kind: 'array', value: [] });
+        continue;
+      }
+    } else if (c === 0x22) {
+      value = parseString();
+    } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+      NUMBER.lastIndex = i;
+      const match = NUMBER.exec(text);
+      if (match === null) throw error('invalid number');
+      const literal = match[0];
+      if (!Number.isFinite(Number(literal))) throw error('number out of range');
+      value = new JsonNumber(literal);
+      i += literal.length;
+    } else if (text.startsWith('true', i)) {
+      value = true;
+      i += 4;
+    } else if (text.startsWith('false', i)) {
+      value = false;
+      i += 5;
+    } else if (text.startsWith('null', i)) {
+      value = null;
+      i += 4;
+    } else {
+      throw error('expected a value');
+    }
+
+    // Store the value in its container; close containers that end here.
+    for (;;) {
+      const top = stack[stack.length - 1];
+      if (top === undefined) {
+        skipWhitespace();
+        if (i < n) throw error('unexpected characters after the header');
+        return value;
+      }
+      if (top.kind === 'array') top.value.push(value);
+      else top.value.set(top.key, value);
+      skipWhitespace();
+      const d = text.charCodeAt(i);
+      if (d === 0x2c) {
+        i++;
+        if (top.kind === 'object') top.key = parseKey(top.value);
+        break;
+      }
+      if (d === (top.kind === 'array' ? 0x5d : 0x7d)) {
+        i++;
+        stack.pop();
+        value = top.value;
+        continue;
+      }
+      throw error(top.kind === 'array' ? "expected ',' or ']'" : "expected ',' or '}'");
+    }
+  }
+}
+
+/** A string for a message: JSON-quoted, cut after 60 characters. */
+function quote(s: string): string {
+  return JSON.stringify(s.length > 60 ? `${s.slice(0, 60)}…` : s);
+}
+
+/** A short, non-recursive description of a JSON value for a message. */
+function describe(v: JsonValue | undefined): string {
+  const scalar = (x: JsonValue | undefined): string => {
+    if (x === undefined) return 'nothing';
+    if (x === null) return 'null';
+    if (typeof x === 'boolean') return String(x);
+    if (typeof x === 'string') return quote(x);
+    if (x instanceof JsonNumber) return x.text.length > 30 ? `${x.text.slice(0, 30)}…` : x.text;
+    return Array.isArray(x) ? '[…]' : '{…}';
+  };
+  if (!Array.isArray(v)) return scalar(v);
+  const shown = v.slice(0, 8).map(scalar).join(', ');
+  return `[${shown}${v.length > 8 ? ', …' : ''}]`;
+}
+
+// -----------------------------------------------------------------------------------------
+// header validation, as the reference implementation does it
+
+const U64_MAX = 2n ** 64n - 1n;
+
+/** A JSON integer in 0..2^64 − 1, as serde_json reads a `usize` (−0 included), else undefined. */
+function u64(v: JsonValue | undefined): bigint | undefined {
+  if (!(v instanceof JsonNumber) || !/^-?[0-9]+$/.test(v.text)) return undefined;
+  const x = BigInt(v.text);
+  return x >= 0n && x <= U64_MAX ? x : undefined;
+}
 
 function product(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
@@ -98,7 +328,15 @@ function isIndex(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
 
-/** Parses and validates the JSON header against a data section of `dataSize` bytes. */
+/**
+ * Parses and validates the JSON header against a data section of `dataSize` bytes, with the
+ * rules of the reference implementation (huggingface/safetensors, safetensors/src/tensor.rs):
+ * a JSON object; `__metadata__` absent, `null` or an object of strings; every other key a
+ * tensor `{dtype, shape, data_offsets}` (other fields ignored) with a known dtype, a shape of
+ * unsigned 64-bit integers whose element count × dtype bits neither overflows 64 bits nor
+ * leaves a partial byte, and `data_offsets` [begin, end] spanning exactly that many bytes;
+ * sorted by offsets, the tensors tile the data section from 0 to its end, with no gap or overlap.
+ */
 function parseHeader(
   path: string,
   headerBytes: Uint8Array,
@@ -106,64 +344,79 @@ function parseHeader(
 ): { tensors: Map<string, SafetensorsTensorInfo>; metadata: Record<string, string> } {
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(headerBytes);
   } catch {
     throw new FileFormatError(path, 'header is not valid UTF-8');
   }
-  let json: unknown;
+  let json: JsonValue;
   try {
-    json = JSON.parse(text);
+    json = parseJson(text);
   } catch (e) {
-    throw new FileFormatError(path, `header is not valid JSON (${(e as Error).message})`);
+    if (e instanceof JsonSyntaxError) throw new FileFormatError(path, `header is not valid JSON (${e.message})`);
+    throw e;
   }
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
-    throw new FileFormatError(path, 'header must be a JSON object mapping tensor names to {dtype, shape, data_offsets}');
+  if (!(json instanceof Map)) {
+    throw new FileFormatError(path, `header must be a JSON object mapping tensor names to {dtype, shape, data_offsets}, found ${describe(json)}`);
   }
 
-  const metadata: Record<string, string> = {};
+  // No prototype: a key such as "__proto__" or "constructor" is kept as data, and a key the
+  // file does not have reads as undefined.
+  const metadata: Record<string, string> = Object.create(null) as Record<string, string>;
   const tensors = new Map<string, SafetensorsTensorInfo>();
-  for (const [name, entry] of Object.entries(json as Record<string, unknown>)) {
+  for (const [name, entry] of json) {
     if (name === '__metadata__') {
-      if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
-        throw new FileFormatError(path, '__metadata__ must be an object of string values');
-      }
-      for (const [k, v] of Object.entries(entry as Record<string, unknown>)) {
-        if (typeof v !== 'string') throw new FileFormatError(path, `__metadata__.${k} must be a string, found ${typeof v}`);
+      if (entry === null) continue; // the reference reads null as "no metadata"
+      if (!(entry instanceof Map)) throw new FileFormatError(path, `__metadata__ must be an object of string values, found ${describe(entry)}`);
+      for (const [k, v] of entry) {
+        if (typeof v !== 'string') throw new FileFormatError(path, `__metadata__.${k} must be a string, found ${describe(v)}`);
         metadata[k] = v;
       }
       continue;
     }
-    if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
-      throw new FileFormatError(path, `tensor "${name}": header entry must be an object {dtype, shape, data_offsets}`);
+    const what = `tensor ${quote(name)}`;
+    if (!(entry instanceof Map)) {
+      throw new FileFormatError(path, `${what}: header entry must be an object {dtype, shape, data_offsets}, found ${describe(entry)}`);
     }
-    const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
+    const dtype = entry.get('dtype');
+    const shape = entry.get('shape');
+    const offsets = entry.get('data_offsets');
     if (typeof dtype !== 'string' || !isDtype(dtype)) {
+      throw new FileFormatError(path, `${what}: unknown dtype ${describe(dtype)} (known: ${Object.keys(DTYPE_BITS).join(', ')})`);
+    }
+    const dims = Array.isArray(shape) ? shape.map(u64) : undefined;
+    if (dims === undefined || dims.some((d) => d === undefined)) {
+      throw new FileFormatError(path, `${what}: shape must be an array of non-negative integers, found ${describe(shape)}`);
+    }
+    const range = Array.isArray(offsets) && offsets.length === 2 ? offsets.map(u64) : undefined;
+    if (range === undefined || range[0] === undefined || range[1] === undefined || range[0] > range[1]) {
+      throw new FileFormatError(path, `${what}: data_offsets must be [begin, end] with 0 ≤ begin ≤ end, found ${describe(offsets)}`);
+    }
+    // Element count and bit size, checked for overflow in the reference's order.
+    let count = 1n;
+    for (const d of dims as bigint[]) {
+      count *= d;
+      if (count > U64_MAX) throw new FileFormatError(path, `${what}: the element count of shape ${describe(shape)} overflows 64 bits`);
+    }
+    const bits = count * BigInt(DTYPE_BITS[dtype]);
+    if (bits > U64_MAX) throw new FileFormatError(path, `${what}: the byte size of shape ${describe(shape)} of ${dtype} overflows 64 bits`);
+    if (bits % 8n !== 0n) {
+      throw new FileFormatError(path, `${what}: shape ${describe(shape)} of ${dtype} is ${bits} bits, not a whole number of bytes`);
+    }
+    const [begin, end] = range as [bigint, bigint];
+    if (end - begin !== bits / 8n) {
       throw new FileFormatError(
         path,
-        `tensor "${name}": unknown dtype ${JSON.stringify(dtype)} (known: ${Object.keys(DTYPE_BYTES).join(', ')})`,
+        `${what}: shape ${describe(shape)} of ${dtype} needs ${bits / 8n} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`,
       );
     }
-    if (!Array.isArray(shape) || !shape.every(isIndex)) {
-      throw new FileFormatError(path, `tensor "${name}": shape must be an array of non-negative integers, found ${JSON.stringify(shape)}`);
+    if (end > BigInt(dataSize)) {
+      throw new FileFormatError(path, `${what}: data_offsets [${begin}, ${end}] are out of range of the ${dataSize}-byte data section (truncated file?)`);
     }
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isIndex) || offsets[0] > offsets[1]) {
-      throw new FileFormatError(path, `tensor "${name}": data_offsets must be [begin, end] with 0 ≤ begin ≤ end, found ${JSON.stringify(offsets)}`);
+    // Offsets are now ≤ dataSize, hence exact as numbers; a dimension can still exceed 2^53 if another is 0.
+    if ((dims as bigint[]).some((d) => d > BigInt(Number.MAX_SAFE_INTEGER))) {
+      throw new FileFormatError(path, `${what}: shape ${describe(shape)} has a dimension above 2^53 − 1, which ckaad cannot represent`);
     }
-    const [begin, end] = offsets as [number, number];
-    const expectedBytes = product(shape) * DTYPE_BYTES[dtype];
-    if (end - begin !== expectedBytes) {
-      throw new FileFormatError(
-        path,
-        `tensor "${name}": shape [${shape.join(', ')}] of ${dtype} needs ${expectedBytes} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`,
-      );
-    }
-    if (end > dataSize) {
-      throw new FileFormatError(
-        path,
-        `tensor "${name}": data_offsets [${begin}, ${end}] are out of range of the ${dataSize}-byte data section (truncated file?)`,
-      );
-    }
-    tensors.set(name, { name, dtype, shape: shape.slice(), begin, end });
+    tensors.set(name, { name, dtype, shape: (dims as bigint[]).map(Number), begin: Number(begin), end: Number(end) });
   }
 
   // The byte ranges must tile the data section exactly: no overlap, no hole, nothing after.
@@ -172,10 +425,10 @@ function parseHeader(
   let previous: SafetensorsTensorInfo | undefined;
   for (const t of sorted) {
     if (t.begin < cursor) {
-      throw new FileFormatError(path, `tensors "${previous?.name}" and "${t.name}" have overlapping data_offsets`);
+      throw new FileFormatError(path, `tensors ${quote(previous?.name ?? '')} and ${quote(t.name)} have overlapping data_offsets`);
     }
     if (t.begin > cursor) {
-      throw new FileFormatError(path, `data bytes ${cursor}..${t.begin} (before tensor "${t.name}") belong to no tensor`);
+      throw new FileFormatError(path, `data bytes ${cursor}..${t.begin} (before tensor ${quote(t.name)}) belong to no tensor`);
     }
     cursor = t.end;
     previous = t;
@@ -250,7 +503,7 @@ function decodeFloat(dtype: SafetensorsDtype, bytes: Uint8Array, count: number):
 export class SafetensorsReader {
   /** The file path, or the name given to an in-memory buffer (default `'<bytes>'`). */
   readonly source: string;
-  /** The `__metadata__` string map of the header (empty if absent). */
+  /** The `__metadata__` string map of the header (empty if absent or null); an object without prototype, so any key, `__proto__` included, is data. */
   readonly metadata: Readonly<Record<string, string>>;
   private readonly entries: Map<string, SafetensorsTensorInfo>;
   private readonly bytes: RandomAccessFile;
@@ -371,9 +624,14 @@ async function openSource(source: string, bytes: RandomAccessFile): Promise<Safe
 
 /**
  * Opens a safetensors file from any {@link ByteSource} (a path or a Blob is read range by
- * range; bytes are not copied). Validates the header: throws {@link FileFormatError} naming the file for
- * a truncated file, bad header JSON, unknown dtype, a shape that does not match its byte
- * range, or byte ranges that are out of range, overlap, or leave holes.
+ * range; bytes are not copied); all are held to the same rules. Validates the header as the
+ * format's reference implementation (huggingface/safetensors) does: throws
+ * {@link FileFormatError} naming the file for a truncated file, a header that is not JSON (or
+ * nests deeper than 127 levels, or repeats a key), an unknown dtype, a shape that does not
+ * match its byte range or overflows, byte ranges that are out of range, overlap, or leave
+ * holes, and (Node) for a path that is not a regular file (a directory, FIFO or device is
+ * refused without being opened). `"__metadata__": null` reads as no metadata; metadata keys
+ * such as `__proto__` are kept (the metadata object has no prototype).
  *
  * @param source bytes, a Blob/File, a URL or (Node) a path.
  * @param name name used in error messages (default: the path, URL or file name, else `'<bytes>'`).
@@ -461,7 +719,8 @@ export function encodeSafetensors(
   tensors: Readonly<Record<string, SafetensorsTensorInput>>,
   metadata?: Readonly<Record<string, string>>,
 ): Uint8Array {
-  const header: Record<string, unknown> = {};
+  // No prototype: a tensor or metadata key "__proto__" is written like any other.
+  const header: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   if (metadata !== undefined) {
     for (const [k, v] of Object.entries(metadata)) {
       if (typeof v !== 'string') throw new InvalidArgumentError(`metadata.${k}`, 'a string', typeof v);
@@ -472,7 +731,7 @@ export function encodeSafetensors(
   const entries = Object.entries(tensors);
   for (const [name, t] of entries) {
     checkInput(name, t);
-    const bytes = t.data.length * DTYPE_BYTES[t.dtype];
+    const bytes = t.data.length * (DTYPE_BITS[t.dtype] / 8);
     header[name] = { dtype: t.dtype, shape: [...t.shape], data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
@@ -490,7 +749,7 @@ export function encodeSafetensors(
   out.set(json, 8);
   let cursor = 8 + json.byteLength;
   for (const [, t] of entries) {
-    const bytes = t.data.length * DTYPE_BYTES[t.dtype];
+    const bytes = t.data.length * (DTYPE_BITS[t.dtype] / 8);
     encodeData(t, out.subarray(cursor, cursor + bytes));
     cursor += bytes;
   }

@@ -4,7 +4,8 @@
  * checkpoint folders, and the machine's cores. Installed when ckaad/node is loaded.
  */
 
-import { closeSync, mkdirSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { createHash, randomBytes } from 'node:crypto';
@@ -18,26 +19,60 @@ import { FeatureWorker } from './feature-worker/client.js';
 import type { FeatureWorkerOptions } from './feature-worker/client.js';
 import { checkpointFolder } from './folders.js';
 
-/** Opens `path` for random access; refuses anything but a regular file (a folder, a FIFO, a device). */
+/** What a path that is not a regular file is, for the error message. */
+function notARegularFile(info: Stats): string {
+  if (info.isDirectory()) return 'is a directory';
+  if (info.isFIFO()) return 'is a FIFO (named pipe)';
+  if (info.isCharacterDevice()) return 'is a character device';
+  if (info.isBlockDevice()) return 'is a block device';
+  if (info.isSocket()) return 'is a socket';
+  return 'is not a file';
+}
+
+/**
+ * Opens `path` for random access. Only a regular file (or a link to one) is read: a directory,
+ * FIFO, device or socket is refused before it is opened (opening a FIFO for reading waits for a
+ * writer forever, and a device has no size to check a header against).
+ *
+ * @throws FileFormatError naming `path`.
+ */
 export async function openFile(path: string): Promise<RandomAccessFile> {
-  const info = await stat(path).catch((e: Error) => {
-    throw new FileFormatError(path, `cannot open file (${e.message})`);
-  });
-  if (!info.isFile()) throw new FileFormatError(path, `not a regular file (${info.isDirectory() ? 'a folder' : 'a FIFO, socket or device'})`);
-  let handle: Awaited<ReturnType<typeof open>>;
+  let info: Stats;
   try {
-    handle = await open(path, 'r');
+    info = await stat(path);
   } catch (e) {
     throw new FileFormatError(path, `cannot open file (${(e as Error).message})`);
   }
-  const { size } = await handle.stat();
+  if (!info.isFile()) throw new FileFormatError(path, `${notARegularFile(info)}, not a regular file`);
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    // O_NONBLOCK (where it exists): should the path be replaced by a FIFO after the check
+    // above, opening it still returns at once and the check below refuses it.
+    handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  } catch (e) {
+    throw new FileFormatError(path, `cannot open file (${(e as Error).message})`);
+  }
+  let size: number;
+  try {
+    const opened = await handle.stat();
+    if (!opened.isFile()) throw new FileFormatError(path, `${notARegularFile(opened)}, not a regular file`);
+    size = opened.size;
+  } catch (e) {
+    await handle.close();
+    throw e instanceof FileFormatError ? e : new FileFormatError(path, `cannot open file (${(e as Error).message})`);
+  }
   return {
     size,
     read: async (offset, length) => {
       const out = new Uint8Array(length);
       let done = 0;
       while (done < length) {
-        const { bytesRead } = await handle.read(out, done, length - done, offset + done);
+        let bytesRead: number;
+        try {
+          ({ bytesRead } = await handle.read(out, done, length - done, offset + done));
+        } catch (e) {
+          throw new FileFormatError(path, `cannot read bytes ${offset + done}..${offset + length} (${(e as Error).message})`);
+        }
         if (bytesRead === 0) {
           throw new FileFormatError(path, `truncated: could not read bytes ${offset + done}..${offset + length} (file changed while open?)`);
         }

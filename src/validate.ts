@@ -14,8 +14,7 @@ export function isFiniteNumber(x: unknown): x is number {
 
 /** σ of the Gaussian smoothing of anomaly maps: a finite number ≥ 0 (0: no smoothing). */
 export function checkSigma(sigma: unknown, argument: string): number {
-  if (!isFiniteNumber(sigma) || sigma < 0) throw new InvalidArgumentError(argument, 'a finite number ≥ 0', String(sigma));
-  return sigma;
+  return checkNonNegative(sigma, argument);
 }
 
 /**
@@ -43,6 +42,12 @@ export function checkInteger(value: unknown, argument: string, min: number): num
 /** A finite number > 0. */
 export function checkPositive(value: unknown, argument: string): number {
   if (!isFiniteNumber(value) || value <= 0) throw new InvalidArgumentError(argument, 'a finite number > 0', String(value));
+  return value;
+}
+
+/** A finite number ≥ 0. */
+export function checkNonNegative(value: unknown, argument: string): number {
+  if (!isFiniteNumber(value) || value < 0) throw new InvalidArgumentError(argument, 'a finite number ≥ 0', String(value));
   return value;
 }
 

@@ -96,27 +96,6 @@ export function checkSameHeads(lists: ReadonlyArray<readonly [string, readonly t
   }
 }
 
-/** A finite number > 0. */
-export function checkPositive(argument: string, value: number): void {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new InvalidArgumentError(argument, 'a finite number > 0', String(value));
-  }
-}
-
-/** A finite number ≥ 0. */
-export function checkNonNegative(argument: string, value: number): void {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new InvalidArgumentError(argument, 'a finite number ≥ 0', String(value));
-  }
-}
-
-/** An integer ≥ 1. */
-export function checkPositiveInteger(argument: string, value: number): void {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new InvalidArgumentError(argument, 'an integer ≥ 1', String(value));
-  }
-}
-
 /** Short description of an unexpected value for error messages. */
 export function describe(x: unknown): string {
   if (isTensorLike(x)) return `a tensor of shape ${shapeString(x.shape)}`;

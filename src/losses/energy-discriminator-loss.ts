@@ -11,7 +11,8 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import { InvalidArgumentError } from '../errors.js';
-import { checkHeads, checkPositive, checkSameHeads } from './checks.js';
+import { checkHeads, checkSameHeads } from './checks.js';
+import { checkPositive } from '../validate.js';
 import { energyHigh, energyLow } from './energy.js';
 
 /** Energies given by the discriminator to the three kinds of input, one tensor per head. */
@@ -58,7 +59,7 @@ export function energyDiscriminatorLoss(energies: DiscriminatorEnergies, options
   if (typeof gamma !== 'number' || !(gamma > 0 && gamma <= 1)) {
     throw new InvalidArgumentError('options.gamma', 'a number in (0, 1]', String(gamma));
   }
-  checkPositive('options.margin', margin);
+  checkPositive(margin, 'options.margin');
   checkHeads('energies.normal', energies.normal);
   checkHeads('energies.anomalous', energies.anomalous);
   checkHeads('energies.reconstructed', energies.reconstructed);

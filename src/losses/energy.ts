@@ -6,7 +6,8 @@
  */
 
 import * as tf from '@tensorflow/tfjs-core';
-import { checkHeads, checkPositive } from './checks.js';
+import { checkPositive } from '../validate.js';
+import { checkHeads } from './checks.js';
 
 /**
  * "Low" target: Σ_heads mean(E). Minimising it pushes energies towards 0, as for normal
@@ -34,7 +35,7 @@ export function energyLow(energies: readonly tf.Tensor[]): tf.Scalar {
  */
 export function energyHigh(energies: readonly tf.Tensor[], margin: number): tf.Scalar {
   checkHeads('energies', energies);
-  checkPositive('margin', margin);
+  checkPositive(margin, 'margin');
   return tf.tidy(() => {
     const perHead = energies.map((e) => tf.mean(tf.relu(tf.sub(margin, e))));
     return tf.addN(perHead) as tf.Scalar;

@@ -8,7 +8,8 @@
  */
 
 import * as tf from '@tensorflow/tfjs-core';
-import { checkMapPairs, checkNonNegative, checkSameHeads } from './checks.js';
+import { checkNonNegative } from '../validate.js';
+import { checkMapPairs, checkSameHeads } from './checks.js';
 import { meanReconstructionError } from './reconstruction.js';
 
 /** Feature maps of one batch and the auto-encoder's reconstructions of them, per layer. */
@@ -30,7 +31,7 @@ export interface ReconstructionPair {
  *   same layers (count and [h, w, C] per layer).
  */
 export function reconSubLoss(normal: ReconstructionPair, anomalous: ReconstructionPair, lambda: number): tf.Scalar {
-  checkNonNegative('lambda', lambda);
+  checkNonNegative(lambda, 'lambda');
   checkMapPairs('normal', normal.features, normal.reconstructions);
   checkMapPairs('anomalous', anomalous.features, anomalous.reconstructions);
   checkSameHeads([

@@ -7,7 +7,7 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import { ShapeMismatchError } from '../errors.js';
-import { checkCount } from './conv2d.js';
+import { checkInteger } from '../validate.js';
 import { pytorchDefaultUniform } from './init.js';
 import { BaseModule, type Layer4D } from './module.js';
 import type { Rng } from './random.js';
@@ -41,10 +41,10 @@ export class ConvTranspose2d extends BaseModule implements Layer4D {
   constructor(options: ConvTranspose2dOptions) {
     super();
     const { inChannels, outChannels, kernelSize, stride = 1, rng } = options;
-    checkCount('inChannels', inChannels);
-    checkCount('outChannels', outChannels);
-    checkCount('kernelSize', kernelSize);
-    checkCount('stride', stride);
+    checkInteger(inChannels, 'inChannels', 1);
+    checkInteger(outChannels, 'outChannels', 1);
+    checkInteger(kernelSize, 'kernelSize', 1);
+    checkInteger(stride, 'stride', 1);
     this.inChannels = inChannels;
     this.outChannels = outChannels;
     this.kernelSize = kernelSize;

@@ -5,7 +5,8 @@
  */
 
 import * as tf from '@tensorflow/tfjs-core';
-import { InvalidArgumentError, ShapeMismatchError } from '../errors.js';
+import { ShapeMismatchError } from '../errors.js';
+import { checkInteger } from '../validate.js';
 import { kaimingNormalFanOut, pytorchDefaultUniform } from './init.js';
 import { BaseModule, type Layer4D } from './module.js';
 import type { Rng } from './random.js';
@@ -33,13 +34,6 @@ export interface Conv2dOptions {
   rng: Rng;
 }
 
-/** Check that `value` is a positive (or, with `allowZero`, non-negative) integer. */
-export function checkCount(argument: string, value: number, allowZero = false): void {
-  if (!Number.isInteger(value) || value < (allowZero ? 0 : 1)) {
-    throw new InvalidArgumentError(argument, allowZero ? 'a non-negative integer' : 'a positive integer', String(value));
-  }
-}
-
 /**
  * 2-D convolution without bias. Output size per spatial dim is
  * ⌊(in + 2·padding − kernel) / stride⌋ + 1, exactly as PyTorch.
@@ -57,11 +51,11 @@ export class Conv2d extends BaseModule implements Layer4D {
   constructor(options: Conv2dOptions) {
     super();
     const { inChannels, outChannels, kernelSize, stride = 1, padding = 0, init = 'pytorch-default', rng } = options;
-    checkCount('inChannels', inChannels);
-    checkCount('outChannels', outChannels);
-    checkCount('kernelSize', kernelSize);
-    checkCount('stride', stride);
-    checkCount('padding', padding, true);
+    checkInteger(inChannels, 'inChannels', 1);
+    checkInteger(outChannels, 'outChannels', 1);
+    checkInteger(kernelSize, 'kernelSize', 1);
+    checkInteger(stride, 'stride', 1);
+    checkInteger(padding, 'padding', 0);
     this.inChannels = inChannels;
     this.outChannels = outChannels;
     this.kernelSize = kernelSize;

@@ -5,7 +5,7 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import { InvalidArgumentError, ShapeMismatchError } from '../errors.js';
-import { checkCount } from './conv2d.js';
+import { checkInteger } from '../validate.js';
 import { BaseModule, type Layer4D } from './module.js';
 
 /** PyTorch's default `eps` for every normalisation layer. */
@@ -38,7 +38,7 @@ export class InstanceNorm2d extends BaseModule implements Layer4D {
   constructor(options: InstanceNorm2dOptions) {
     super();
     const { channels, affine = false, eps = INSTANCE_NORM_EPS } = options;
-    checkCount('channels', channels);
+    checkInteger(channels, 'channels', 1);
     if (!(eps > 0)) throw new InvalidArgumentError('eps', 'a positive number', String(eps));
     this.channels = channels;
     this.affine = affine;

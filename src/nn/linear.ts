@@ -5,7 +5,7 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import { ShapeMismatchError } from '../errors.js';
-import { checkCount } from './conv2d.js';
+import { checkInteger } from '../validate.js';
 import { pytorchDefaultUniform } from './init.js';
 import { BaseModule, type Module } from './module.js';
 import type { Rng } from './random.js';
@@ -31,8 +31,8 @@ export class Linear extends BaseModule implements Module {
   constructor(options: LinearOptions) {
     super();
     const { inFeatures, outFeatures, rng } = options;
-    checkCount('inFeatures', inFeatures);
-    checkCount('outFeatures', outFeatures);
+    checkInteger(inFeatures, 'inFeatures', 1);
+    checkInteger(outFeatures, 'outFeatures', 1);
     this.inFeatures = inFeatures;
     this.outFeatures = outFeatures;
     this.weight = this.addParameter(

@@ -24,7 +24,7 @@ import { checkSigma, checkTopK } from '../validate.js';
 import { isFetchableUrl, readByteSource, sourceName } from './byte-source.js';
 import type { ByteSource } from './byte-source.js';
 import { sha256 } from './sha256.js';
-import { jsonBytes, utf8 } from './storage.js';
+import { jsonBytes, readJsonRecord } from './storage.js';
 import type { Storage } from './storage.js';
 import type { EpochLog, TrainingResult } from '../training/history.js';
 import { optionsRecord } from '../training/options.js';
@@ -348,17 +348,8 @@ function checkStorage(storage: Storage, argument: string): void {
 }
 
 async function readModelRecord(storage: Storage, path: string): Promise<ModelRecord> {
-  const bytes = await storage.read(MODEL_FILE);
-  if (bytes === null) throw new FileFormatError(path, 'missing: is this a model written by saveModel?');
-  let record: ModelRecord;
-  try {
-    record = JSON.parse(utf8(bytes)) as ModelRecord;
-  } catch (e) {
-    throw new FileFormatError(path, `not valid JSON (${(e as Error).message})`);
-  }
-  if (typeof record !== 'object' || record === null || record.format !== MODEL_FORMAT) {
-    throw new FileFormatError(path, `not a ckaad model (expected "format": "${MODEL_FORMAT}")`);
-  }
+  const record = await readJsonRecord<ModelRecord>(storage, MODEL_FILE, MODEL_FORMAT, 'ckaad model');
+  if (record === null) throw new FileFormatError(path, 'missing: is this a model written by saveModel?');
   if (record.version !== 1) {
     throw new FileFormatError(path, `unsupported model version ${String(record.version)} (this ckaad reads version 1)`);
   }

@@ -9,6 +9,8 @@
  *   replaced as a whole) and `checkpointFolder(dir)` (numbered generations behind a pointer).
  */
 
+import { FileFormatError } from '../errors.js';
+
 /** A set of named files, written all at once (see the module notes). */
 export interface Storage {
   /** Where the files are, for messages (a folder path, `memory`, …). */
@@ -57,6 +59,27 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
 /** UTF-8 bytes of pretty-printed JSON (what ckaad writes as `*.json`). */
 export function jsonBytes(value: unknown): Uint8Array {
   return encoder.encode(JSON.stringify(value, null, 2) + '\n');
+}
+
+/**
+ * Reads the JSON file `name` of `storage` that ckaad wrote with `"format": format`: null when
+ * absent; the parsed object when it is JSON with that format; else a FileFormatError naming
+ * `<location>/<name>` (`what` names the kind of file, e.g. `'ckaad model'`).
+ */
+export async function readJsonRecord<T extends { format?: unknown }>(storage: Storage, name: string, format: string, what: string): Promise<T | null> {
+  const bytes = await storage.read(name);
+  if (bytes === null) return null;
+  const where = `${storage.location}/${name}`;
+  let record: T;
+  try {
+    record = JSON.parse(utf8(bytes)) as T;
+  } catch (e) {
+    throw new FileFormatError(where, `not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof record !== 'object' || record === null || record.format !== format) {
+    throw new FileFormatError(where, `not a ${what} (expected "format": "${format}")`);
+  }
+  return record;
 }
 
 /** Text of UTF-8 bytes; throws a TypeError on invalid UTF-8. */

@@ -65,6 +65,24 @@ export async function writeJsonAtomic(path: string, value: unknown): Promise<voi
 }
 
 /**
+ * Moves the complete folder `staging` to `target` (a sibling), replacing what is there: the old
+ * folder moves aside, the new one takes its name, then the old one is deleted. A crash leaves
+ * either the old folder or the new one at `target` (and at worst an aside copy, named
+ * `<staging>.old`, for the next run of ours to clean up).
+ */
+export async function replaceFolder(staging: string, target: string): Promise<void> {
+  const { fs } = await nodeModules();
+  if ((await fs.stat(target).catch(() => null)) === null) {
+    await fs.rename(staging, target);
+    return;
+  }
+  const old = `${staging}.old`;
+  await fs.rename(target, old);
+  await fs.rename(staging, target);
+  await fs.rm(old, { recursive: true, force: true });
+}
+
+/**
  * What stands at a path that ckaad is about to replace with a folder of its own.
  * - `absent`: nothing; `empty`: an empty folder; `ours`: a folder that holds `marker.file`
  *   whose JSON `format` field is one of `marker.formats` (a folder ckaad wrote);

@@ -17,7 +17,7 @@ import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'nod
 import { FileFormatError, InvalidArgumentError } from '../errors.js';
 import { MODEL_FORMAT } from '../io/saved-model.js';
 import type { Storage } from '../io/storage.js';
-import { folderState, writeFileAtomic, writeJsonAtomic } from './atomic.js';
+import { folderState, replaceFolder, writeFileAtomic, writeJsonAtomic } from './atomic.js';
 
 /** The file and format that mark a folder as a saved ckaad model. */
 export const MODEL_MARKER = { file: 'model.json', formats: [MODEL_FORMAT] } as const;
@@ -97,15 +97,7 @@ export function modelFolder(dir: string, options: ModelFolderOptions = {}): Stor
       try {
         await mkdir(staging, { recursive: true });
         for (const [name, bytes] of files) await writeFileAtomic(join(staging, name), bytes);
-        if ((await folderState(target, MODEL_MARKER)) !== 'absent') {
-          // Swap: the old model moves aside, the new one takes its name, the old one is deleted.
-          const old = join(dirname(target), `.${basename(target)}.${suffix}.old`);
-          await rename(target, old);
-          await rename(staging, target);
-          await rm(old, { recursive: true, force: true });
-        } else {
-          await rename(staging, target);
-        }
+        await replaceFolder(staging, target);
       } catch (e) {
         await rm(staging, { recursive: true, force: true });
         if (e instanceof FileFormatError) throw e;

@@ -11,14 +11,14 @@
  * ```
  */
 
-import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 
 import { SYNTHETIC_CLASSES, SYNTHETIC_DEFECTS, renderSyntheticSample } from '../data/synthetic.js';
 import type { SyntheticClass, SyntheticDefect } from '../data/synthetic.js';
 import { FileFormatError, InvalidArgumentError } from '../errors.js';
 import { Rng } from '../nn/random.js';
-import { folderState } from './atomic.js';
+import { folderState, replaceFolder } from './atomic.js';
 import { loadSharp } from './sharp.js';
 
 /** Options of {@link generateSyntheticDefects}. */
@@ -117,7 +117,6 @@ export async function generateSyntheticDefects(options: SyntheticOptions): Promi
   if (state === 'ours' && options.overwrite !== true) {
     throw new FileFormatError(target, 'holds a synthetic set already; pass overwrite: true to replace it');
   }
-  const existing = state !== 'absent';
 
   const parent = dirname(target);
   await mkdir(parent, { recursive: true });
@@ -149,14 +148,7 @@ export async function generateSyntheticDefects(options: SyntheticOptions): Promi
     const manifest = { format: SYNTHETIC_FORMAT, generator: 'ckaad synthetic fine-grained defects', version: 1, seed, size, classes, defects, trainCount, testGoodCount, testDefectCount };
     await writeFile(join(tmp, 'ckaad-synthetic.json'), JSON.stringify(manifest, null, 2) + '\n');
 
-    if (existing) {
-      const old = `${tmp}-old`;
-      await rename(target, old);
-      await rename(tmp, target);
-      await rm(old, { recursive: true, force: true });
-    } else {
-      await rename(tmp, target);
-    }
+    await replaceFolder(tmp, target);
   } catch (e) {
     await rm(tmp, { recursive: true, force: true });
     throw e;

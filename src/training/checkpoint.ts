@@ -19,7 +19,7 @@ import * as tf from '@tensorflow/tfjs-core';
 
 import { FileFormatError, InvalidArgumentError } from '../errors.js';
 import { encodeTensors, loadParameters, loadTensors, parameterShapes } from '../io/state-dict.js';
-import { jsonBytes, utf8 } from '../io/storage.js';
+import { jsonBytes, readJsonRecord } from '../io/storage.js';
 import type { Storage } from '../io/storage.js';
 import { adamShapes, adamState, restoreAdam } from './adam.js';
 import type { AdamScalars } from './adam.js';
@@ -157,18 +157,9 @@ export async function saveCheckpoint(storage: Storage, identity: RunIdentity, st
  * @throws FileFormatError if there is one but it is not a valid ckaad checkpoint.
  */
 export async function readCheckpointState(storage: Storage): Promise<CheckpointState | null> {
-  const bytes = await storage.read(CHECKPOINT_FILE);
-  if (bytes === null) return null;
+  const state = await readJsonRecord<CheckpointState>(storage, CHECKPOINT_FILE, CHECKPOINT_FORMAT, 'ckaad checkpoint');
+  if (state === null) return null;
   const where = `${storage.location}/${CHECKPOINT_FILE}`;
-  let state: CheckpointState;
-  try {
-    state = JSON.parse(utf8(bytes)) as CheckpointState;
-  } catch (e) {
-    throw new FileFormatError(where, `not valid JSON (${(e as Error).message})`);
-  }
-  if (typeof state !== 'object' || state === null || state.format !== CHECKPOINT_FORMAT) {
-    throw new FileFormatError(where, `not a ckaad checkpoint (expected "format": "${CHECKPOINT_FORMAT}")`);
-  }
   if (state.version !== 2) {
     throw new FileFormatError(where, `checkpoint version ${String(state.version)} cannot be resumed by this ckaad (it reads version 2); start the run afresh`);
   }

@@ -31,7 +31,7 @@ export interface FeatureWorkerHandle {
   /** The backend the worker computes on. */
   readonly backend: string;
   /** Features of images `indices` of dataset `dataset`: one [n·h·w·c] array per layer and its shape. */
-  request(dataset: 'normal' | 'anomalies', indices: readonly number[]): Promise<{ maps: Float32Array[]; shapes: number[][] }>;
+  request(dataset: 'normal' | 'anomalies', indices: readonly number[], key?: number): Promise<{ maps: Float32Array[]; shapes: number[][] }>;
   /** Stops the worker. */
   close(): Promise<void>;
 }

@@ -132,16 +132,17 @@ export class FeatureWorker {
   }
 
   /**
-   * The feature maps of images `indices` of dataset `dataset`, computed in the worker.
-   * Requests are served in the order they are made.
+   * The feature maps of images `indices` of dataset `dataset` (in draw `key`, for random
+   * datasets: see `ImageDataset.batch`), computed in the worker. Requests are served in the
+   * order they are made.
    */
-  request(dataset: DatasetName, indices: readonly number[]): Promise<WorkerFeatures> {
+  request(dataset: DatasetName, indices: readonly number[], key?: number): Promise<WorkerFeatures> {
     if (this.failure !== null) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new CkaadError('internal', 'The feature worker is closed.'));
     const id = this.nextId++;
     return new Promise<WorkerFeatures>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ type: 'features', id, dataset, indices: [...indices] });
+      this.worker.postMessage({ type: 'features', id, dataset, indices: [...indices], key: key ?? null });
     });
   }
 

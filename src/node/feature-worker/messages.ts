@@ -21,7 +21,8 @@ export type ToWorker =
       /** Expected [H, W] of every image batch. */
       imageSize: [number, number];
     }
-  | { type: 'features'; id: number; dataset: DatasetName; indices: number[] }
+  /** The features of `indices` of `dataset`; `key`: the draw key (see `ImageDataset.batch`), or null. */
+  | { type: 'features'; id: number; dataset: DatasetName; indices: number[]; key: number | null }
   | { type: 'close' };
 
 /** Worker → main thread. */

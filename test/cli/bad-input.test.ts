@@ -198,6 +198,19 @@ describe('model options', () => {
     expectFailure(await runCli([...base(), '--image-size', '32']), EXIT.usage, /Invalid --image-size: .*64/);
   });
 
+  it('train --top-k larger than the image fails at once (before reading any data), naming --top-k', async () => {
+    const noData = train(['--dataset', 'mvtec', '--root', join(scratch.dir, 'no-such-dataset'), '--category', 'weave']);
+    const r = await runCli([...noData, '--top-k', '5000', '--image-size', '64']);
+    expectFailure(r, EXIT.usage, /Invalid --top-k: expected an integer in \[1, 4096\] \(H·W of 64×64 images\) or 'mean', found 5000/);
+    expect(r.errLines).toHaveLength(1);
+    // The same for the demo, before it generates its data.
+    const out = join(scratch.dir, 'demo-top-k');
+    const d = await runCli(['demo', '--backend', 'cpu', '--top-k', '5000', '--out', out]);
+    expectFailure(d, EXIT.usage, /Invalid --top-k: expected an integer in \[1, 4096\]/);
+    expect(d.errLines).toHaveLength(1);
+    expect(await readdir(scratch.dir)).not.toContain('demo-top-k');
+  });
+
   it('a weights file for another architecture, and a missing one', async () => {
     // resnet18's stem … layer3 under torchvision names (zeros: only the names and shapes matter).
     const record: Record<string, SafetensorsTensorInput> = {};

@@ -108,12 +108,22 @@ export async function runDemo(v: DemoValues, ctx: CommandContext): Promise<Recor
   const { io } = ctx;
   const started = io.now();
   const config = await modelConfig({ ...v, seed: v.seed });
-  const out = await stageOutput(v.out, '--out');
   // σ = 4 and top-100 are the paper's values at 256×256: keep them the same size relative to the image.
   const scoring = {
     sigma: v.sigma ?? (4 * v.imageSize) / 256,
     topK: v.topK ?? Math.max(1, Math.round((100 * v.imageSize * v.imageSize) / (256 * 256))),
   };
+  // Every strategy's options, checked before anything is written (errors name the flag).
+  const trainers = new Map(
+    v.strategies.map((strategy) => [
+      strategy,
+      trainerOptionsOf(
+        { strategy, epochs: v.epochs, batchSize: v.batchSize, lr: v.lr, dLr: 1e-4, clipNorm: 1, seed: v.seed, sigma: scoring.sigma, topK: scoring.topK, resume: false, microBatches: 1 },
+        config.imageSize,
+      ),
+    ]),
+  );
+  const out = await stageOutput(v.out, '--out');
   try {
     const backend = await selectBackend(v.backend);
     const settings = configuration(v, backend, config.extractor.layers, scoring);
@@ -142,19 +152,7 @@ export async function runDemo(v: DemoValues, ctx: CommandContext): Promise<Recor
         // Any r_l > 0 turns on the industrial setting's elastic anomalies (one per normal image).
         const split = trainingSplit(dataset, { ratio: 0.05, k: 1, validationFraction: 0, seed: v.seed });
         for (const strategy of v.strategies) {
-          const trainer = trainerOptionsOf({
-            strategy,
-            epochs: v.epochs,
-            batchSize: v.batchSize,
-            lr: v.lr,
-            dLr: 1e-4,
-            clipNorm: 1,
-            seed: v.seed,
-            sigma: scoring.sigma,
-            topK: scoring.topK,
-            resume: false,
-            microBatches: 1,
-          });
+          const trainer = trainers.get(strategy) as ReturnType<typeof trainerOptionsOf>;
           const outcome = await trainOnSplit({
             split,
             imageSize: config.imageSize,

@@ -11,6 +11,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 
 import { InvalidArgumentError } from '../../errors.js';
+import { checkTopK } from '../../validate.js';
 import { describeExtractor, saveModel, trainingRecord } from '../../io/saved-model.js';
 import { checkModelTarget, modelFolder } from '../../node/folders.js';
 import { resolveTrainerOptions } from '../../training/options.js';
@@ -62,8 +63,12 @@ const TRAINER_FLAGS: Record<string, string> = {
   'options.microBatches': '--micro-batches',
 };
 
-/** The trainer's options from the flags, validated (errors name the flag). */
-export function trainerOptionsOf(v: TrainerValues): TrainerOptions & { batchSize: number; epochs: number; seed: number } {
+/**
+ * The trainer's options from the flags, validated (errors name the flag) — with `imageSize`,
+ * also against the image size as scoring will check them (top-k at most H·W), so that no
+ * run trains a model that `score` and `eval` would then refuse.
+ */
+export function trainerOptionsOf(v: TrainerValues, imageSize?: number): TrainerOptions & { batchSize: number; epochs: number; seed: number } {
   const options = {
     strategy: v.strategy,
     epochs: v.epochs,
@@ -83,6 +88,7 @@ export function trainerOptionsOf(v: TrainerValues): TrainerOptions & { batchSize
   };
   try {
     resolveTrainerOptions(options);
+    if (imageSize !== undefined) checkTopK(options.topK, 'options.topK', [imageSize, imageSize]);
   } catch (e) {
     if (e instanceof InvalidArgumentError && TRAINER_FLAGS[e.argument] !== undefined) throw asOptionError(e, TRAINER_FLAGS[e.argument]);
     throw e;
@@ -120,8 +126,8 @@ export async function runTrain(v: TrainValues, ctx: CommandContext): Promise<Rec
   const { io } = ctx;
   const target = resolve(v.model);
   await checkModelTarget(target, v.overwrite, '--model', 'add --overwrite', OptionError);
-  const trainer = trainerOptionsOf(v);
   const config = await modelConfig({ ...v, seed: v.seed });
+  const trainer = trainerOptionsOf(v, config.imageSize);
   const backend = await selectBackend(v.backend);
   const dataset = await openDataset(v);
   const split = trainingSplit(dataset, { ...v, seed: v.seed });

@@ -12,8 +12,6 @@ import { basename, resolve } from 'node:path';
 import { Option } from 'commander';
 import type { Command } from 'commander';
 
-import { loadModel } from '../../io/saved-model.js';
-import { modelFolder } from '../../node/folders.js';
 import { selectBackend } from '../backend.js';
 import type { CommandContext } from '../context.js';
 import { DATASET_KINDS, openDataset } from '../dataset.js';
@@ -21,6 +19,7 @@ import type { CliDataset, CliItem, DatasetKind } from '../dataset.js';
 import { OptionError } from '../errors.js';
 import { evaluate } from '../evaluation.js';
 import type { Evaluation } from '../evaluation.js';
+import { openModel, weightsFiles } from '../models.js';
 import { log, println } from '../io.js';
 import { addBackendOption, addJsonOption, integerAtLeast, parseHeatmaps } from '../options.js';
 import { RESULTS_FILE, RESULTS_FORMAT, fmt, markdownTable, safeName, stageOutput, writeJson, writeText } from '../output.js';
@@ -34,6 +33,8 @@ export interface EvalValues {
   root: string;
   category?: string;
   normalClass?: string;
+  /** Backbone weights files, when they are no longer where the models record them. */
+  weights?: string[];
   out: string;
   heatmaps: number | 'all';
   batchSize: number;
@@ -109,6 +110,7 @@ export async function runEval(v: EvalValues, ctx: CommandContext): Promise<Recor
   const { io } = ctx;
   const models = v.model ?? [];
   if (models.length === 0) throw new OptionError('--model', 'at least one model folder written by `ckaad train`', 'none');
+  const weights = await weightsFiles(v.weights);
   const out = await stageOutput(v.out, '--out');
   try {
     const backend = await selectBackend(v.backend);
@@ -118,7 +120,7 @@ export async function runEval(v: EvalValues, ctx: CommandContext): Promise<Recor
     const names = modelNames(models);
     const results: ModelResult[] = [];
     for (const [i, dir] of models.entries()) {
-      const model = await loadModel(modelFolder(dir));
+      const model = await openModel(dir, weights);
       try {
         const evaluation = await evaluate({
           model: { ...model, imageSize: model.imageSize },
@@ -190,6 +192,11 @@ export function registerEval(program: Command, ctx: CommandContext): void {
     .requiredOption('--root <dir>', 'dataset folder')
     .option('--category <name>', 'object category (mvtec, visa)')
     .option('--normal-class <name>', 'the normal class (as used for training)')
+    .option(
+      '--weights <file>',
+      "backbone weights, if they moved since training: used for the models whose model.json records this file's SHA-256 (repeat for models on different weights)",
+      collect,
+    )
     .option('--out <dir>', 'results folder (replaced as a whole when the run succeeds)', 'ckaad-eval')
     .option('--heatmaps <n>', "number of heat-map overlays per model (half anomalous, half normal), or 'all'", parseHeatmaps, 16)
     .option('--batch-size <n>', 'images scored at once', integerAtLeast(1), 16)

@@ -12,13 +12,12 @@ import type { Command } from 'commander';
 
 import { FileFormatError } from '../../errors.js';
 import { IMAGE_EXTENSIONS, isImageFile, listImages } from '../../node/readers/files.js';
-import { loadModel } from '../../io/saved-model.js';
-import { modelFolder } from '../../node/folders.js';
 import { selectBackend } from '../backend.js';
 import type { CommandContext } from '../context.js';
 import type { CliItem } from '../dataset.js';
 import { OptionError } from '../errors.js';
 import { evaluate } from '../evaluation.js';
+import { openModel, weightsFiles } from '../models.js';
 import { log, println } from '../io.js';
 import { addBackendOption, addJsonOption, integerAtLeast, numberIn, parseHeatmaps } from '../options.js';
 import { RESULTS_FILE, RESULTS_FORMAT, markdownTable, stageOutput, writeJson, writeText } from '../output.js';
@@ -30,6 +29,8 @@ export interface ScoreValues {
   heatmaps: number | 'all';
   batchSize: number;
   threshold?: number;
+  /** The backbone weights, when they are no longer where the model records them. */
+  weights?: string;
   onBadImage: 'skip' | 'fail';
   json: boolean;
   backend?: string;
@@ -74,10 +75,11 @@ export async function collectImages(paths: readonly string[]): Promise<CliItem[]
 export async function runScore(paths: string[], v: ScoreValues, ctx: CommandContext): Promise<Record<string, unknown>> {
   const { io } = ctx;
   const items = await collectImages(paths);
+  const weights = await weightsFiles(v.weights === undefined ? [] : [v.weights]);
   const out = await stageOutput(v.out, '--out');
   try {
     const backend = await selectBackend(v.backend);
-    const model = await loadModel(modelFolder(v.model));
+    const model = await openModel(v.model, weights);
     log(io, `ckaad score: ${items.length} images with ${resolve(v.model)} (${model.record.extractor.arch}, ${model.imageSize}×${model.imageSize}); backend ${backend}`);
     let evaluation;
     try {
@@ -149,6 +151,7 @@ export function registerScore(program: Command, ctx: CommandContext): void {
     .option('--out <dir>', 'results folder (replaced as a whole when the run succeeds)', 'ckaad-score')
     .option('--heatmaps <n>', "number of heat-map overlays, or 'all'", parseHeatmaps, 'all')
     .option('--threshold <t>', 'also label each image: anomalous when its score ≥ t', numberIn(-Infinity, Infinity))
+    .option('--weights <file>', "the backbone weights, if they moved since training (checked against the SHA-256 in the model's model.json)")
     .option('--batch-size <n>', 'images scored at once', integerAtLeast(1), 16)
     .addOption(new Option('--on-bad-image <action>', 'a corrupt image: skip it (counted in the summary) or stop').choices(['skip', 'fail']).default('fail'));
   addBackendOption(cmd);

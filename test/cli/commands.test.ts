@@ -47,7 +47,7 @@ describe('train → eval → score', () => {
     expect(r.code, r.err).toBe(EXIT.ok);
     expect(r.out).toMatch(/^\| epoch \|\s+L_rec \|\s+L_adv \|\s+L_D \| val AUROC \| seconds \|$/m);
     expect(r.out).toMatch(/^\|\s+1 \| \d\.\d{4} \| \d\.\d{4} \|\s+\d+\.\d{4} \|\s+— \|/m);
-    expect(r.out).toMatch(/CKAPatch: 2 steps in \d+s; 1 unreadable image skipped \(--on-bad-image skip\)\. Model saved to /);
+    expect(r.out).toMatch(/CKAPatch: 2 steps in \d+s; no validation split, so no decision threshold is stored \(`ckaad score` then needs --threshold to label images\); 1 unreadable image skipped \(--on-bad-image skip\)\. Model saved to /);
     expect(r.err).toContain(`warning: skipped ${corrupt}: `);
     expect(r.err).toContain('labelled anomalies: elastic transformations of the normal images');
     expect(r.err).toContain('warning: no --weights given: the backbone is randomly initialised');

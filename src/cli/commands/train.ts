@@ -179,7 +179,11 @@ export async function runTrain(v: TrainValues, ctx: CommandContext): Promise<Rec
     } else {
       println(io, epochTable(result.history));
       println(io);
-      const best = result.best === null ? '' : `; best validation AUROC ${result.best.auroc.toFixed(4)} at epoch ${result.best.epoch} (kept)`;
+      const best =
+        result.best === null
+          ? '; no validation split, so no decision threshold is stored (`ckaad score` then needs --threshold to label images)'
+          : `; best validation AUROC ${result.best.auroc.toFixed(4)} at epoch ${result.best.epoch} (kept), decision threshold ` +
+            `${result.best.threshold.toPrecision(6)} (best F1 on the validation split; \`ckaad score\` uses it)`;
       const n = outcome.skipped.length;
       const skipped = n > 0 ? `; ${n} unreadable image${n === 1 ? '' : 's'} skipped (--on-bad-image skip)` : '';
       println(io, `${v.strategy.name}: ${result.steps} steps in ${formatDuration(outcome.seconds)}${best}${skipped}. Model saved to ${target}`);

@@ -13,7 +13,9 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from '../../errors.js';
 import { checkTopK } from '../../validate.js';
 import { describeExtractor, saveModel, trainingRecord } from '../../io/saved-model.js';
-import { checkModelTarget, modelFolder } from '../../node/folders.js';
+import { removeAbandoned } from '../../node/atomic.js';
+import { checkModelTarget, checkpointFolder, cleanCheckpointFolder, modelFolder } from '../../node/folders.js';
+import { readCheckpointState } from '../../training/checkpoint.js';
 import { resolveTrainerOptions } from '../../training/options.js';
 import type { TrainerOptions } from '../../training/options.js';
 import type { EpochLog } from '../../training/history.js';
@@ -118,6 +120,34 @@ export function epochTable(history: readonly EpochLog[]): string {
 }
 
 /**
+ * Checks `--checkpoint-dir` against `--resume` before training and says what will happen:
+ * resuming (from which epoch and step), or starting fresh because the folder holds no
+ * checkpoint yet. Also removes what killed runs left in the folder (only ckaad's own names).
+ *
+ * @throws OptionError naming `--resume` when the folder holds a checkpoint and `resume` is
+ *   false: a new run never silently replaces an earlier run's checkpoint.
+ */
+export async function checkpointPlan(dir: string, resume: boolean, epochs: number): Promise<string> {
+  const location = resolve(dir);
+  const saved = await readCheckpointState(checkpointFolder(location));
+  await cleanCheckpointFolder(location);
+  if (saved === null) {
+    return resume ? `no checkpoint in ${location}: starting fresh` : `checkpoints go to ${location}`;
+  }
+  const p = saved.progress;
+  const where = `${p.epoch} epoch${p.epoch === 1 ? '' : 's'} and ${p.step} step${p.step === 1 ? '' : 's'} done`;
+  if (!resume) {
+    throw new OptionError(
+      '--checkpoint-dir',
+      'a folder without a checkpoint (add --resume to continue the run it holds, or pick another folder)',
+      `${location} (a checkpoint: ${where})`,
+    );
+  }
+  if (p.epoch >= epochs) return `resuming from ${location}: all ${epochs} epochs are done already (${where})`;
+  return `resuming from epoch ${p.epoch + 1}, step ${p.step + 1} (checkpoint in ${location}: ${where})`;
+}
+
+/**
  * Runs `ckaad train` (see the module notes).
  *
  * @returns the summary that `--json` prints.
@@ -125,9 +155,12 @@ export function epochTable(history: readonly EpochLog[]): string {
 export async function runTrain(v: TrainValues, ctx: CommandContext): Promise<Record<string, unknown>> {
   const { io } = ctx;
   const target = resolve(v.model);
+  // A save of this model that was killed may have left temporaries (even the model, moved aside).
+  await removeAbandoned(target);
   await checkModelTarget(target, v.overwrite, '--model', 'add --overwrite', OptionError);
   const config = await modelConfig({ ...v, seed: v.seed });
   const trainer = trainerOptionsOf(v, config.imageSize);
+  if (v.checkpointDir !== undefined) log(io, await checkpointPlan(v.checkpointDir, v.resume, v.epochs));
   const backend = await selectBackend(v.backend);
   const dataset = await openDataset(v);
   const split = trainingSplit(dataset, { ...v, seed: v.seed });

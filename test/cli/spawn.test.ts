@@ -63,6 +63,18 @@ describe('the ckaad executable', () => {
     expect(h.stderr).toBe('');
   });
 
+  it('writing to a closed pipe (`ckaad train --help | head`): exit 0, nothing on stderr', async () => {
+    for (const args of [['train', '--help'], ['--help']]) {
+      const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout.destroy(); // the reader is gone before ckaad writes its first byte
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => void (stderr += chunk.toString()));
+      const code = await new Promise<number | null>((done) => child.on('close', (c) => done(c)));
+      expect(stderr).toBe('');
+      expect(code).toBe(EXIT.ok);
+    }
+  });
+
   it('a bad option value: exit 2 and one line naming the option', () => {
     const r = ckaad(['train', '--dataset', 'mvtec', '--root', synthetic, '--category', 'weave', '--model', join(scratch.dir, 'm'), '--ratio', '1.5']);
     expect(r.code).toBe(EXIT.usage);

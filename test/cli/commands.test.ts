@@ -120,5 +120,12 @@ describe('demo', () => {
     expect((await readdir(out)).sort()).toEqual(['data', 'heatmaps', 'results.json', 'results.md']);
     expect((await readdir(join(out, 'heatmaps'))).sort()).toEqual(['weave-ckapatch', 'weave-recon']);
     expect((await stat(join(out, 'data', 'weave', 'ground_truth'))).isDirectory()).toBe(true);
+    // Per-image paths point at the images in the output folder, not into its deleted staging folder.
+    const paths = results.models.flatMap((m: { images: { path: string }[] }) => m.images.map((i) => i.path));
+    expect(paths.length).toBeGreaterThan(0);
+    for (const path of paths) {
+      expect(path.startsWith(join(out, 'data', 'weave', 'test') + '/')).toBe(true);
+      expect((await stat(path)).isFile()).toBe(true);
+    }
   });
 });

@@ -10,7 +10,7 @@
  * `--weights` is given: the numbers show that the machinery works, not what CKAAD achieves.
  */
 
-import { join } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 
 import { InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
@@ -124,6 +124,11 @@ export async function runDemo(v: DemoValues, ctx: CommandContext): Promise<Recor
     ]),
   );
   const out = await stageOutput(v.out, '--out');
+  /** Where a file written into the staging folder is once the run has succeeded. */
+  const finalPath = (path: string): string => {
+    const rel = relative(out.dir, path);
+    return rel === '' || rel.startsWith('..') || isAbsolute(rel) ? path : join(out.target, rel);
+  };
   try {
     const backend = await selectBackend(v.backend);
     const settings = configuration(v, backend, config.extractor.layers, scoring);
@@ -196,6 +201,10 @@ export async function runDemo(v: DemoValues, ctx: CommandContext): Promise<Recor
               imageSize: config.imageSize,
               trainSeconds: outcome.seconds,
               ...evaluation,
+              // The data is read from the staging folder, which becomes --out: record where the
+              // images will be.
+              images: evaluation.images.map((i) => ({ ...i, path: finalPath(i.path) })),
+              skipped: evaluation.skipped.map((k) => ({ ...k, path: finalPath(k.path) })),
             });
           } finally {
             autoencoder.dispose();

@@ -14,6 +14,8 @@ import { promisify } from 'node:util';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { DIST_FILES, ensureFreshDist } from '../fresh-dist.js';
+
 const exec = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -27,7 +29,6 @@ interface PackageJson {
 }
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as PackageJson;
 
-const DIST_FILES = ['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts'];
 // 1 − cos([1,0],[1,1]) averaged with 1 − cos([3,4],[3,4]) = 0 (paper eq. 2).
 const EXPECTED_LOSS = (1 - Math.SQRT1_2) / 2;
 
@@ -42,27 +43,6 @@ async function sh(cmd: string, args: string[], cwd: string, timeout = 240_000): 
   }
 }
 
-/** Newest modification time under `dir` (recursively), in ms. */
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
-/** True if every dist entry exists and is newer than every input of the build. */
-function distIsFresh(): boolean {
-  const inputs = [join(root, 'package.json'), join(root, 'tsup.config.ts'), join(root, 'tsconfig.json')];
-  const newestInput = Math.max(newestMtime(join(root, 'src')), ...inputs.map((p) => statSync(p).mtimeMs));
-  try {
-    return Math.min(...DIST_FILES.map((f) => statSync(join(root, f)).mtimeMs)) > newestInput;
-  } catch {
-    return false;
-  }
-}
-
 /** Runs a consumer script in the project and parses its last stdout line as JSON. */
 async function runConsumer(project: string, file: string): Promise<Record<string, unknown>> {
   const out = await sh(process.execPath, [file], project, 60_000);
@@ -74,8 +54,7 @@ let project = '';
 let packedFiles: string[] = [];
 
 beforeAll(async () => {
-  if (!distIsFresh()) await sh(npm, ['run', 'build'], root);
-  expect(distIsFresh()).toBe(true);
+  await ensureFreshDist();
 
   work = mkdtempSync(join(tmpdir(), 'ckaad-pack-'));
   // The build above is what `prepack` would run; skip it so the packed dist is the checked one.

@@ -36,7 +36,7 @@ import { buildExtractor, modelConfig, trainOnSplit } from '../training.js';
 import type { ModelResult } from './eval.js';
 import { trainerOptionsOf } from './train.js';
 
-/** Defaults of the demo, sized to finish well within 5 minutes on 2 cores with the (default) wasm backend. */
+/** Defaults of the demo: about 85 s of CPU time with the (default) wasm backend, a few minutes on 2 cores. */
 export const DEMO_DEFAULTS = {
   out: 'ckaad-demo',
   imageSize: 64,
@@ -263,7 +263,7 @@ export function registerDemo(program: Command, ctx: CommandContext): void {
   const d = DEMO_DEFAULTS;
   const cmd = program
     .command('demo')
-    .summary('generate synthetic defects, train Recon and CKAPatch, compare them (offline, ~3 min)')
+    .summary('generate synthetic defects, train Recon and CKAPatch, compare them (offline, a few minutes)')
     .description(
       'Generate the synthetic fine-grained defect set, train Recon and CKAPatch on it, and print image AUROC, pixel AUROC ' +
         'and PRO side by side with the wall time. Writes the data, results.json, results.md and heat maps (and with ' +

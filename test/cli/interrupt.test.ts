@@ -7,7 +7,6 @@
  * for a save in progress. Tiny synthetic set, 64×64, wasm.
  */
 
-import { spawn } from 'node:child_process';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -20,6 +19,7 @@ import { run } from '../../src/cli/program.js';
 import { signalHandler } from '../../src/cli/signals.js';
 import { guardedWrite } from '../../src/node/atomic.js';
 import { CHECKPOINT_POINTER } from '../../src/node/folders.js';
+import { deadPid } from '../processes.js';
 import { runCli, scratchDir, tinySynthetic } from './helpers.js';
 
 let scratch: { dir: string; cleanup: () => Promise<void> };
@@ -40,15 +40,6 @@ const train = (extra: string[]) => [
   'train', '--backend', 'wasm', '--dataset', 'mvtec', '--root', synthetic, '--category', 'weave', '--image-size', '64',
   '--epochs', '2', '--batch-size', '2', '--model', model(), ...extra,
 ];
-
-/** The id of a process that has exited. */
-async function deadPid(): Promise<number> {
-  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
-  const exited = new Promise<void>((done) => child.on('exit', () => done()));
-  child.kill('SIGKILL');
-  await exited;
-  return child.pid as number;
-}
 
 describe('ckaad train and Ctrl-C', () => {
   it('interrupted after the first step: exit 130, "interrupted at", the step and epoch reached, no "done"', async () => {

@@ -17,6 +17,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { useBackend } from '../../src/backend/select.js';
 import { EXIT } from '../../src/cli/errors.js';
+import { checkpointFolder } from '../../src/node/folders.js';
+import { readCheckpointState } from '../../src/training/checkpoint.js';
 import tsupConfig from '../../tsup.config.js';
 import { scratchDir, tinySynthetic, untrainedModel } from './helpers.js';
 
@@ -107,6 +109,40 @@ describe('the ckaad executable', () => {
     expect(results.heatmaps).toEqual(['heatmaps/hole_000.png', 'heatmaps/good_000.png']);
     const png = await readFile(join(out, results.heatmaps[0]));
     expect(png.subarray(1, 4).toString()).toBe('PNG');
+  });
+
+  it('two quick Ctrl-Cs during training with a checkpoint: exit 130, the checkpoint in force is complete', async () => {
+    const dir = join(scratch.dir, 'ckpt-double');
+    const child = spawn(
+      process.execPath,
+      [MAIN, 'train', '--dataset', 'mvtec', '--root', synthetic, '--category', 'weave', '--image-size', '64', '--epochs', '50', '--batch-size', '2',
+        '--backend', 'wasm', '--model', join(scratch.dir, 'double-model'), '--checkpoint-dir', dir],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    const exited = new Promise<number | null>((done) => child.on('close', (code) => done(code)));
+    await new Promise<void>((ready) => {
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        if (stderr.includes('labelled anomalies')) ready();
+      });
+    });
+    await new Promise((wait) => setTimeout(wait, 3000)); // into the training loop
+    child.kill('SIGINT');
+    await new Promise<void>((seen) => {
+      const poll = setInterval(() => {
+        if (stderr.includes('stopping after the current step')) {
+          clearInterval(poll);
+          seen();
+        }
+      }, 5);
+    });
+    child.kill('SIGINT'); // while the trainer writes its checkpoint, or just before
+    expect(await exited).toBe(EXIT.interrupted);
+    expect(stderr).not.toMatch(/: done, /);
+    // Whatever the second signal cut, the checkpoint in force reads as a complete one.
+    const saved = await readCheckpointState(checkpointFolder(dir));
+    if (saved !== null) expect(saved.progress.step).toBeGreaterThan(0);
   });
 
   it('Ctrl-C during the demo: exit 130, earlier output intact, nothing half-written', async () => {

@@ -11,14 +11,13 @@ import type { ResNetExtractorOptions, ResNetFeatureExtractor } from '../../src/b
 import { elasticDataset, pixelDataset } from '../../src/data/pixel-dataset.js';
 import type { PixelStack } from '../../src/data/pixel-dataset.js';
 import { BackendError } from '../../src/errors.js';
-import { Rng } from '../../src/nn/random.js';
 import type { ImageDataset } from '../../src/data/image-dataset.js';
 import type { StepLog, TrainingResult } from '../../src/training/history.js';
 import type { TrainerOptions } from '../../src/training/options.js';
 import { CKAADTrainer } from '../../src/training/trainer.js';
 import type { TrainingData } from '../../src/training/trainer.js';
 import { FeatureWorker } from '../../src/node/feature-worker/client.js';
-import { SIZE, setUpBackend, tinyExtractor } from '../training/fixtures.js';
+import { SIZE, randomPixels, setUpBackend, tinyExtractor } from '../training/fixtures.js';
 import { buildWorkerFile } from '../training/worker-file.js';
 
 const EXTRACTOR: ResNetExtractorOptions = { arch: 'resnet18', layers: ['layer2', 'layer3'], weights: 'random', seed: 0 };
@@ -27,15 +26,8 @@ let removeWorker = (): void => undefined;
 let workerFile = '';
 let extractor: ResNetFeatureExtractor;
 
-/** `count` random RGB images of SIZE × SIZE. */
-function pixels(count: number, seed: number): PixelStack {
-  const rng = new Rng(seed);
-  const images = Uint8Array.from({ length: count * SIZE * SIZE * 3 }, () => Math.floor(rng.next() * 256));
-  return { images, count, size: SIZE };
-}
-
-const normalStack = pixels(4, 1);
-const anomalyStack = pixels(2, 2);
+const normalStack: PixelStack = randomPixels(4, 1);
+const anomalyStack: PixelStack = randomPixels(2, 2);
 
 beforeAll(async () => {
   await setUpBackend();

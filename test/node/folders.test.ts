@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileFormatError } from '../../src/errors.js';
 import { removeAbandoned } from '../../src/node/atomic.js';
 import { CHECKPOINT_POINTER, checkpointFolder, cleanCheckpointFolder, modelFolder } from '../../src/node/folders.js';
+import { deadPid } from '../processes.js';
 
 let scratch = '';
 beforeAll(async () => {
@@ -83,16 +84,6 @@ describe('modelFolder', () => {
     expect((await readdir(scratch)).filter((e) => e.startsWith('.m1.'))).toEqual([]);
   });
 });
-
-/** The id of a process that has exited (a real `kill -9`ed one when `kill` is set). */
-async function deadPid(): Promise<number> {
-  const { spawn } = await import('node:child_process');
-  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
-  const exited = new Promise<void>((done) => child.on('exit', () => done()));
-  child.kill('SIGKILL');
-  await exited;
-  return child.pid as number;
-}
 
 describe('what killed runs left beside a folder (removeAbandoned)', () => {
   it('a save killed with SIGKILL half-way: the next save of that model removes its staging folder', async () => {

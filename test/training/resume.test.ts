@@ -20,14 +20,13 @@ import { tensorDataset } from '../../src/data/image-dataset.js';
 import { elasticDataset, pixelDataset } from '../../src/data/pixel-dataset.js';
 import type { PixelStack } from '../../src/data/pixel-dataset.js';
 import { memoryStorage } from '../../src/io/storage.js';
-import { Rng } from '../../src/nn/random.js';
 import type { EpochLog, StepLog } from '../../src/training/history.js';
 import type { TrainerOptions } from '../../src/training/options.js';
 import { STRATEGIES } from '../../src/training/strategies.js';
 import type { Strategy } from '../../src/training/strategies.js';
 import { CKAADTrainer } from '../../src/training/trainer.js';
 import type { FitCallbacks, TrainingData } from '../../src/training/trainer.js';
-import { maxDifference, setUpBackend, snapshot } from './fixtures.js';
+import { maxDifference, randomPixels, setUpBackend, snapshot } from './fixtures.js';
 import { buildWorkerFile } from './worker-file.js';
 
 const EXTRACTOR: ResNetExtractorOptions = { arch: 'resnet18', layers: ['layer1', 'layer2'], weights: 'random', seed: 0 };
@@ -38,12 +37,7 @@ let normal: tf.Tensor4D;
 let anomalies: tf.Tensor4D;
 let worker: { file: string; remove: () => void };
 
-/** `count` random RGB images of SIZE × SIZE. */
-function pixels(count: number, seed: number): PixelStack {
-  const rng = new Rng(seed);
-  const images = Uint8Array.from({ length: count * SIZE * SIZE * 3 }, () => Math.floor(rng.next() * 256));
-  return { images, count, size: SIZE };
-}
+const pixels = (count: number, seed: number): PixelStack => randomPixels(count, seed, SIZE);
 const normalStack = pixels(4, 1);
 const anomalyStack = pixels(2, 2);
 

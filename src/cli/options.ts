@@ -179,8 +179,8 @@ export function addTrainerOptions(cmd: Command, defaults: { epochs?: number; bat
       integerAtLeast(1),
       1,
     )
-    .option('--checkpoint-dir <dir>', 'write a checkpoint after every epoch (and on Ctrl-C) to this folder')
-    .option('--resume', 'continue from the checkpoint in --checkpoint-dir', false);
+    .option('--checkpoint-dir <dir>', 'write a checkpoint after every epoch (and on Ctrl-C) to this folder; one that holds a checkpoint already needs --resume')
+    .option('--resume', 'continue the run whose checkpoint is in --checkpoint-dir, exactly where it stopped (with none there: start fresh, saying so)', false);
 }
 
 /** Values of {@link addDataOptions}. */

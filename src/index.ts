@@ -14,6 +14,8 @@ export { DEFAULT_BACKEND, FALLBACK_ORDER, defaultCandidates, isNode } from './ba
 export type { BackendName, BundledBackend } from './backend/names.js';
 export { WASM_BINARY_NAMES } from './backend/bundled.js';
 export type { WasmOptions } from './backend/bundled.js';
+export { wasmThreadsStatus, MAX_WASM_THREADS } from './backend/wasm-threads.js';
+export type { WasmThreadsStatus } from './backend/wasm-threads.js';
 export { backendInfo } from './backend/info.js';
 export { ensureGradients } from './backend/gradients.js';
 export type { BackendInfo, TfEngine } from './backend/info.js';

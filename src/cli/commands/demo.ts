@@ -53,6 +53,7 @@ export const DEMO_DEFAULTS = {
 export interface DemoValues extends ModelValues {
   out: string;
   backend?: string;
+  threads?: number;
   classes: SyntheticClass[];
   strategies: Strategy[];
   trainCount: number;
@@ -113,7 +114,7 @@ export async function runDemo(v: DemoValues, ctx: CommandContext): Promise<Recor
     topK: v.topK ?? Math.max(1, Math.round((100 * v.imageSize * v.imageSize) / (256 * 256))),
   };
   try {
-    const backend = await selectBackend(v.backend);
+    const backend = await selectBackend(v.backend, v.threads);
     const settings = configuration(v, backend, config.extractor.layers, scoring);
     log(io, `ckaad demo: ${Object.entries(settings).map(([k, x]) => `${k} ${Array.isArray(x) ? x.join(',') : String(x)}`).join('; ')}`);
     if (v.weights === undefined) {

@@ -41,6 +41,7 @@ export interface EvalValues {
   onBadImage: 'skip' | 'fail';
   json: boolean;
   backend?: string;
+  threads?: number;
 }
 
 /** One model's row of the results. */
@@ -110,7 +111,7 @@ export async function runEval(v: EvalValues, ctx: CommandContext): Promise<Recor
   if (models.length === 0) throw new OptionError('--model', 'at least one model folder written by `ckaad train`', 'none');
   const out = await stageOutput(v.out, '--out');
   try {
-    const backend = await selectBackend(v.backend);
+    const backend = await selectBackend(v.backend, v.threads);
     const dataset = await openDataset(v);
     const items = v.maxTest === undefined ? dataset.test : stratifiedSubset(dataset.test, v.maxTest, v.seed);
     log(io, `ckaad eval: ${describeTest(dataset, items, dataset.test.length)}; backend ${backend}`);

@@ -121,7 +121,7 @@ export async function runTrain(v: TrainValues, ctx: CommandContext): Promise<Rec
   await checkModelTarget(target, v.overwrite, '--model', 'add --overwrite', OptionError);
   const trainer = trainerOptionsOf(v);
   const config = await modelConfig({ ...v, seed: v.seed });
-  const backend = await selectBackend(v.backend);
+  const backend = await selectBackend(v.backend, v.threads);
   const dataset = await openDataset(v);
   const split = trainingSplit(dataset, { ...v, seed: v.seed });
   log(io, `ckaad train: ${describeSplit(dataset, split)}; ${v.strategy.name} on ${config.extractor.arch} [${config.extractor.layers.join(', ')}] at ${config.imageSize}×${config.imageSize}, backend ${backend}`);

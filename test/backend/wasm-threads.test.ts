@@ -20,6 +20,7 @@ interface Report {
   status: { requested: number; threads: number; fallback: string | null } | null;
   tfjsThreads: number;
   digest: string;
+  training: string | null;
   tensorsBefore: number;
   tensorsAfter: number;
   warnings: string[];
@@ -63,6 +64,15 @@ describe('wasm backend threads in Node', () => {
     expect(r.digest).toBe(single.digest);
     expect(r.warnings).toEqual([]);
     expect(r.tensorsAfter).toBe(r.tensorsBefore);
+  });
+
+  it('trains bit for bit the same on 1 and 2 threads (CKAPatch, losses and weights)', async () => {
+    const [one, two] = await Promise.all([start('1', 'train'), start('2', 'train')]);
+    expect(one.status).toBeNull();
+    expect(two.status?.threads).toBe(2);
+    expect(one.training).toMatch(/^[0-9a-f]{64}$/);
+    expect(two.training).toBe(one.training);
+    expect(two.tensorsAfter).toBe(two.tensorsBefore);
   });
 
   it('is not capped at half the logical cores (3 threads even on a 2-core machine)', async () => {

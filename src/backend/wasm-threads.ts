@@ -156,10 +156,23 @@ export async function startThreadedWasm(pkg: WasmPackageModule, options: Threade
   const workerScript = wasmWorkerContents.replace(/\n/g, '\\n');
 
   const started: GlueWorker[] = [];
+  // A failing pthread worker: the glue's own `onerror` rethrows, which would crash the
+  // process; ours rejects the start instead (and, once started, prints one line).
+  let isRunning = false;
+  let failWorker: (err: unknown) => void = () => undefined;
+  const workerFailed = new Promise<never>((_, reject) => {
+    failWorker = reject;
+  });
+  workerFailed.catch(() => undefined); // settled through Promise.race below, or never awaited
+  const onWorkerError = (err: unknown): void => {
+    if (isRunning) console.warn(`ckaad: a thread of the wasm backend failed: ${firstLine(err)}`);
+    else failWorker(new BackendError(`a pthread worker failed: ${firstLine(err)}`));
+  };
   class EvalWorker extends Worker {
     constructor() {
       super(workerScript, { eval: true });
       started.push(this);
+      Object.defineProperty(this, 'onerror', { get: () => onWorkerError, set: () => undefined });
     }
   }
   // See point 3 above: the pool is capped at half the logical cores the glue sees.
@@ -202,7 +215,9 @@ export async function startThreadedWasm(pkg: WasmPackageModule, options: Threade
         mainScriptUrlOrBlob: glueFile,
       }),
       timeout,
+      workerFailed,
     ]);
+    isRunning = true;
   } catch (err) {
     await Promise.all(started.map((w) => w.terminate()));
     throw err instanceof BackendError ? err : new BackendError(firstLine(err));

@@ -40,7 +40,7 @@
  */
 
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -101,6 +101,14 @@ interface StepResult {
   threads: number | null;
   flopsPerStep: number;
   stepSeconds: number[];
+  /**
+   * CPU seconds of the main thread and of all other threads (XNNPACK's pool, V8's helpers) in
+   * each timed step, from /proc/self/task (empty elsewhere). With the machine to itself a
+   * step's wall time is about its main thread's CPU time: under load, that is the figure
+   * other processes distort least.
+   */
+  mainCpuSeconds: number[];
+  otherCpuSeconds: number[];
   scoringImagesPerSecond: number | null;
   convForwardGflops: number;
   maxRssMiB: number;
@@ -188,6 +196,31 @@ function randomPixels(count: number, size: number, seed: number): { images: Uint
   return { images, count, size };
 }
 
+/**
+ * CPU seconds so far of this process's main thread and of its other threads, read from
+ * /proc/self/task/<tid>/stat (utime + stime); null where there is no /proc. Threads that
+ * exited are not counted (XNNPACK's live as long as the process).
+ */
+function threadCpuSeconds(): { main: number; other: number } | null {
+  if (!existsSync('/proc/self/task')) return null;
+  const tick = 100; // USER_HZ, 100 on Linux
+  let main = 0;
+  let other = 0;
+  for (const tid of readdirSync('/proc/self/task')) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread exited meanwhile
+    }
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const seconds = (Number(fields[11]) + Number(fields[12])) / tick;
+    if (Number(tid) === process.pid) main += seconds;
+    else other += seconds;
+  }
+  return { main, other };
+}
+
 function maxRssMiB(): number {
   return process.resourceUsage().maxRSS / 1024;
 }
@@ -230,6 +263,9 @@ async function stepCase(c: StepCase): Promise<StepResult> {
   let counting: ReturnType<typeof countFlops> | null = null;
   let flopsPerStep = 0;
   const stepSeconds: number[] = [];
+  const mainCpuSeconds: number[] = [];
+  const otherCpuSeconds: number[] = [];
+  let lastCpu = threadCpuSeconds();
   let last = performance.now();
   const result = await trainer.fit(
     { normal, anomalies },
@@ -240,8 +276,16 @@ async function stepCase(c: StepCase): Promise<StepResult> {
           flopsPerStep = counting.counter.flops;
           counting.restore();
         }
-        if (log.step >= (c.timeCounted ? 2 : 3)) stepSeconds.push(seconds);
+        const cpu = threadCpuSeconds();
+        if (log.step >= (c.timeCounted ? 2 : 3)) {
+          stepSeconds.push(seconds);
+          if (cpu !== null && lastCpu !== null) {
+            mainCpuSeconds.push(cpu.main - lastCpu.main);
+            otherCpuSeconds.push(cpu.other - lastCpu.other);
+          }
+        }
         if (log.step === 1) counting = countFlops(backend);
+        lastCpu = threadCpuSeconds();
         last = performance.now();
       },
     },
@@ -265,7 +309,7 @@ async function stepCase(c: StepCase): Promise<StepResult> {
   }
   result.autoencoder.dispose();
   extractor.dispose();
-  return { backend, threads, flopsPerStep, stepSeconds, scoringImagesPerSecond, convForwardGflops, maxRssMiB: maxRssMiB() };
+  return { backend, threads, flopsPerStep, stepSeconds, mainCpuSeconds, otherCpuSeconds, scoringImagesPerSecond, convForwardGflops, maxRssMiB: maxRssMiB() };
 }
 
 async function epochCase(c: EpochCase): Promise<EpochResult> {
@@ -431,6 +475,20 @@ export const run: BenchFn = async () => {
   const stepAll = seconds(allCoresRun);
   rows.push(named('step-1core-s', step1, 's', `ckaad wasm, 1 thread, ${stepWhat}; ${oneCoreLoad}`));
   rows.push(named('step-allcores-s', stepAll, 's', `ckaad wasm, ${allCores} threads, ${stepWhat}; ${allCoresLoad}`));
+  const cpuOf = (r: { result: StepResult | null }, which: 'main' | 'other'): number => {
+    const xs = r.result === null ? [] : which === 'main' ? r.result.mainCpuSeconds : r.result.otherCpuSeconds;
+    return xs.length === 0 ? NaN : mean(xs);
+  };
+  rows.push(named('step-1core-main-thread-cpu-s', cpuOf(oneCore, 'main'), 's', `CPU time of the main thread per step (other threads ${cpuOf(oneCore, 'other').toFixed(1)} s)`));
+  rows.push(
+    named(
+      'step-allcores-main-thread-cpu-s',
+      cpuOf(allCoresRun, 'main'),
+      's',
+      `CPU time of the main thread per step (other threads, XNNPACK's pool among them, ${cpuOf(allCoresRun, 'other').toFixed(1)} s); ` +
+        `1-core ÷ all-core main-thread CPU: ${(cpuOf(oneCore, 'main') / cpuOf(allCoresRun, 'main')).toFixed(2)}×, about what every core buys with the machine to itself (errs low: the main thread's spin-waits for the pool count as CPU)`,
+    ),
+  );
   rows.push(named('step-1core-peak-rss-mib', oneCore.result?.maxRssMiB ?? NaN, 'MiB', 'ckaad wasm, 1 thread'));
   rows.push(named('step-allcores-peak-rss-mib', allCoresRun.result?.maxRssMiB ?? NaN, 'MiB', `ckaad wasm, ${allCores} threads`));
   rows.push(named('pytorch-step-1thread-s', torchSeconds(torchStep1), 's', torchNote(torchStep1, stepWhat)));

@@ -14,6 +14,7 @@
  */
 
 import { NodeOnlyError } from './errors.js';
+import type { ThreadedWasmOptions, WasmPackageModule } from './backend/wasm-status.js';
 import type { Storage } from './io/storage.js';
 
 /** Random access to the bytes of a file, a buffer or a Blob. */
@@ -75,6 +76,12 @@ export interface Platform {
   absolutePath(path: string): string;
   /** Number of logical cores. */
   cores(): number;
+  /**
+   * Makes the registered, not yet initialised 'wasm' backend start tfjs-backend-wasm's
+   * multi-threaded build with `options.threads` threads (falling back to one thread with a
+   * notice), or null where tfjs chooses the binary itself (browsers).
+   */
+  installThreadedWasm: ((pkg: WasmPackageModule, options: ThreadedWasmOptions) => void) | null;
 }
 
 const PLATFORM_KEY = Symbol.for('ckaad.platform');
@@ -96,6 +103,7 @@ export const PORTABLE_PLATFORM: Platform = {
   },
   sha256File: null,
   absolutePath: (path) => path,
+  installThreadedWasm: null,
   cores() {
     const n = (globalThis as { navigator?: { hardwareConcurrency?: unknown } }).navigator?.hardwareConcurrency;
     return typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : 1;

@@ -18,6 +18,8 @@ import * as tf from '@tensorflow/tfjs-core';
 
 import { BackendError, InvalidArgumentError } from '../errors.js';
 import type { BundledBackend } from './names.js';
+import { MAX_WASM_THREADS } from './wasm-status.js';
+import { platform } from '../platform.js';
 
 /** The names of the three wasm binaries, the keys a `wasmPaths` record must have. */
 export const WASM_BINARY_NAMES: readonly string[] = [
@@ -36,9 +38,11 @@ export interface WasmOptions {
    */
   wasmPaths?: string | Record<string, string>;
   /**
-   * Number of XNNPACK threads. Only used by the multi-threaded binary, i.e. in
-   * cross-origin-isolated browsers; Node always runs the single-threaded SIMD binary.
-   * Default: the number of logical cores.
+   * Number of XNNPACK threads (1 … 8). In Node, more than 1 starts the multi-threaded SIMD
+   * binary through ckaad's own loader (see node/wasm-threads.ts; one line on stderr and one
+   * thread if it cannot start), and 1 runs tfjs's single-threaded SIMD binary as is. In
+   * browsers it is passed to tfjs, which uses it in cross-origin-isolated pages.
+   * Default: the number of logical cores (`os.availableParallelism()` in Node).
    */
   threads?: number;
 }
@@ -119,6 +123,11 @@ export async function loadBundledBackend(name: BundledBackend, options: WasmOpti
           `longer be changed in this process; restart with correct options.wasmPaths (${(err as Error).message})`,
       );
     }
+  }
+  const installThreaded = platform().installThreadedWasm;
+  if (installThreaded !== null) {
+    const threads = options.threads ?? Math.max(1, Math.min(MAX_WASM_THREADS, platform().cores()));
+    if (threads > 1) installThreaded(wasm, { threads, wasmPaths: options.wasmPaths });
   }
   slot[WASM_OPTIONS_KEY] = requested;
 }

@@ -97,14 +97,21 @@ export function defaultLayers(backbone: ResNetName): LayerName[] {
 /** Values of {@link addBackendOption}. */
 export interface BackendValues {
   backend?: string;
+  threads?: number;
 }
 
-/** `--backend <name>`. */
+/** `--backend <name>`, `--threads <n>`. */
 export function addBackendOption(cmd: Command, fallback = "ckaad's default backend, see docs/backends.md"): Command {
-  return cmd.option(
-    '--backend <name>',
-    `tfjs backend: wasm, cpu, or tensorflow (needs @tensorflow/tfjs-node or -node-gpu installed) (default: ${fallback})`,
-  );
+  return cmd
+    .option(
+      '--backend <name>',
+      `tfjs backend: wasm, cpu, or tensorflow (needs @tensorflow/tfjs-node or -node-gpu installed) (default: ${fallback})`,
+    )
+    .option(
+      '--threads <n>',
+      'threads of the wasm backend (XNNPACK), 1 to 8; 1 runs the single-threaded build (default: the number of cores)',
+      integerAtLeast(1),
+    );
 }
 
 /** Values of {@link addModelOptions}. */

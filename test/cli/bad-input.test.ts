@@ -161,6 +161,11 @@ describe('protocol options', () => {
     expectFailure(await runCli(trainIdx(['--micro-batches', '0'])), EXIT.usage, /option '--micro-batches <k>' argument '0' is invalid/);
   });
 
+  it('--threads below 1, or with another backend than wasm', async () => {
+    expectFailure(await runCli(trainIdx(['--threads', '0'])), EXIT.usage, /option '--threads <n>' argument '0' is invalid/);
+    expectFailure(await runCli(trainIdx(['--threads', '2'])), EXIT.usage, /Invalid --threads: expected to be given only with the wasm backend .*found --backend cpu/);
+  });
+
   it('k larger than the number of anomaly classes', async () => {
     const r = await runCli(trainIdx(['--k', '10']));
     expectFailure(r, EXIT.usage, /Invalid --k: expected at most the number of anomaly classes, 9 \('Trouser', .*'Ankle boot'\), found 10\./);

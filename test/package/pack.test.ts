@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -120,10 +120,20 @@ describe('packed tarball', () => {
     expect(packedFiles).toContain('dist/feature-worker.js');
     const r = await runConsumer(project, 'default.mjs');
     expect(r.backend).toBe('wasm');
+    const cores = Math.min(availableParallelism(), 8);
+    expect(r.threads).toEqual(cores > 1 ? { requested: cores, threads: cores, fallback: null } : null);
     // Both builds found dist/feature-worker.js and computed every image's features there.
     for (const build of [r.esm, r.cjs]) expect(build).toEqual({ worker: 'wasm', steps: 2, computed: 4 });
     // One copy of every class per module format: an error thrown by ckaad/node is ckaad's.
     expect(r.errorClasses).toEqual({ esm: 'shared', cjs: 'shared' });
+  });
+
+  it('the CJS build starts the multi-threaded wasm backend', async () => {
+    const r = await runConsumer(project, 'threads.cjs');
+    expect(r.backend).toBe('wasm');
+    expect(r.status).toEqual({ requested: 2, threads: 2, fallback: null });
+    expect(r.sum).toBe(4 * 6 * 6 * 36);
+    expect(r.warnings).toEqual([]);
   });
 
   it('loading the CJS and the ESM build in one process registers no gradient or kernel twice', async () => {

@@ -55,6 +55,7 @@ export const DEMO_DEFAULTS = {
 export interface DemoValues extends ModelValues {
   out: string;
   backend?: string;
+  threads?: number;
   classes: SyntheticClass[];
   strategies: Strategy[];
   trainCount: number;
@@ -130,7 +131,7 @@ export async function runDemo(v: DemoValues, ctx: CommandContext): Promise<Recor
     return rel === '' || rel.startsWith('..') || isAbsolute(rel) ? path : join(out.target, rel);
   };
   try {
-    const backend = await selectBackend(v.backend);
+    const backend = await selectBackend(v.backend, v.threads);
     const settings = configuration(v, backend, config.extractor.layers, scoring);
     log(io, `ckaad demo: ${Object.entries(settings).map(([k, x]) => `${k} ${Array.isArray(x) ? x.join(',') : String(x)}`).join('; ')}`);
     if (v.weights === undefined) {

@@ -43,6 +43,7 @@ export interface EvalValues {
   onBadImage: 'skip' | 'fail';
   json: boolean;
   backend?: string;
+  threads?: number;
 }
 
 /** One model's row of the results. */
@@ -163,7 +164,7 @@ export async function runEval(v: EvalValues, ctx: CommandContext): Promise<Recor
   const weights = await weightsFiles(v.weights);
   const out = await stageOutput(v.out, '--out');
   try {
-    const backend = await selectBackend(v.backend);
+    const backend = await selectBackend(v.backend, v.threads);
     const dataset = await openDataset(v);
     const items = v.maxTest === undefined ? dataset.test : stratifiedSubset(dataset.test, v.maxTest, v.seed);
     log(io, `ckaad eval: ${describeTest(dataset, items, dataset.test.length)}; backend ${backend}`);

@@ -38,6 +38,7 @@ export interface ScoreValues {
   onBadImage: 'skip' | 'fail';
   json: boolean;
   backend?: string;
+  threads?: number;
 }
 
 function stem(path: string): string {
@@ -104,7 +105,7 @@ export async function runScore(paths: string[], v: ScoreValues, ctx: CommandCont
   const weights = await weightsFiles(v.weights === undefined ? [] : [v.weights]);
   const out = await stageOutput(v.out, '--out');
   try {
-    const backend = await selectBackend(v.backend);
+    const backend = await selectBackend(v.backend, v.threads);
     const model = await openModel(v.model, weights);
     log(io, `ckaad score: ${items.length} images with ${resolve(v.model)} (${model.record.extractor.arch}, ${model.imageSize}×${model.imageSize}); backend ${backend}`);
     let evaluation;

@@ -161,7 +161,7 @@ export async function runTrain(v: TrainValues, ctx: CommandContext): Promise<Rec
   const config = await modelConfig({ ...v, seed: v.seed });
   const trainer = trainerOptionsOf(v, config.imageSize);
   if (v.checkpointDir !== undefined) log(io, await checkpointPlan(v.checkpointDir, v.resume, v.epochs));
-  const backend = await selectBackend(v.backend);
+  const backend = await selectBackend(v.backend, v.threads);
   const dataset = await openDataset(v);
   const split = trainingSplit(dataset, { ...v, seed: v.seed });
   log(io, `ckaad train: ${describeSplit(dataset, split)}; ${v.strategy.name} on ${config.extractor.arch} [${config.extractor.layers.join(', ')}] at ${config.imageSize}×${config.imageSize}, backend ${backend}`);

@@ -24,6 +24,11 @@ export interface FeatureWorkerOptions {
   imageSize: [number, number];
   /** Path of the worker script. Default: {@link defaultWorkerFile}. */
   file?: string;
+  /**
+   * wasm: XNNPACK threads of the worker's backend. Default 1: the worker is a helper on
+   * another core while the main thread trains (on every core by default).
+   */
+  threads?: number;
 }
 
 /** The features of one request: one [n·h·w·c] array per layer and its [n, h, w, c] shape. */
@@ -120,6 +125,7 @@ export class FeatureWorker {
       worker.postMessage({
         type: 'init',
         backend: options.backend,
+        threads: options.threads ?? 1,
         extractor: options.extractor,
         datasets: options.datasets,
         imageSize: options.imageSize,

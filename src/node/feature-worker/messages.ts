@@ -15,6 +15,8 @@ export type ToWorker =
       type: 'init';
       /** Backend the worker computes on (the main thread's, when bundled). */
       backend: 'cpu' | 'wasm';
+      /** wasm: XNNPACK threads of the worker's backend. */
+      threads: number;
       /** `createResNetExtractor` options (weights: a path, bytes or 'random'). */
       extractor: ResNetExtractorOptions;
       datasets: Partial<Record<DatasetName, DatasetRecipe>>;

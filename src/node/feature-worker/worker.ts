@@ -43,7 +43,7 @@ function rebuild(recipe: DatasetRecipe): ImageDataset {
 }
 
 async function init(message: Extract<ToWorker, { type: 'init' }>): Promise<void> {
-  const backend = await useBackend(message.backend);
+  const backend = await useBackend(message.backend, message.backend === 'wasm' ? { threads: message.threads } : {});
   extractor = await createResNetExtractor(message.extractor);
   for (const name of Object.keys(message.datasets) as DatasetName[]) {
     const recipe = message.datasets[name];

@@ -42,9 +42,9 @@ export type DatasetKind = (typeof DATASET_KINDS)[number];
 /**
  * How training data is formed:
  * - `industrial` (mvtec, visa): normal images only; labelled anomalies are elastic
- *   transformations of them (SPEC §5);
+ *   transformations of them (docs/reference-implementation.md §5);
  * - `protocol` (medical sets, IDX sets): every class in the training split; the paper's
- *   protocol keeps the normal class plus r_l labelled anomalies from k classes (SPEC §8);
+ *   protocol keeps the normal class plus r_l labelled anomalies from k classes (docs/reference-implementation.md §8);
  * - `folder`: normal/ and, as labelled anomalies, everything in anomalous/.
  */
 export type DatasetSetting = 'industrial' | 'protocol' | 'folder';

@@ -3,7 +3,7 @@
  * it: decode in batches, score (paper eq. 14), stream the maps into the pixel metrics, keep
  * the few images that get a heat-map overlay, then compute the metrics and write the overlays.
  *
- * Metrics (SPEC §7): image AUROC, best F1 and the ACC at its threshold when the images carry
+ * Metrics (docs/reference-implementation.md §7): image AUROC, best F1 and the ACC at its threshold when the images carry
  * labels of both classes; pixel AUROC and PRO (AUPRO up to FPR 0.3, the MVTec AD definition)
  * when ground-truth masks exist. A metric that cannot be computed is `null`.
  */

@@ -83,7 +83,7 @@ export function trainingSplit(dataset: CliDataset, o: SplitOptions): TrainingSpl
     };
   }
 
-  // The paper's protocol (SPEC §8).
+  // The paper's protocol (docs/reference-implementation.md §8).
   const anomalyClasses = dataset.classes.filter((c) => c !== dataset.normalClass);
   const counts = new Map<string, number>();
   for (const t of dataset.train) counts.set(t.className, (counts.get(t.className) ?? 0) + 1);

@@ -2,7 +2,7 @@
  * The data of one run: normal training images, labelled anomalies, the validation split used
  * to choose the reported epoch, and the test set — built from the protocol's data set.
  *
- * Multi-class sets (Fashion-MNIST, MNIST, the medical sets; SPEC §8): `sampleProtocol` holds
+ * Multi-class sets (Fashion-MNIST, MNIST, the medical sets; docs/reference-implementation.md §8): `sampleProtocol` holds
  * out a balanced 5 % validation split (normal class vs. every other class), keeps the other
  * normal images, and draws r_l labelled anomalies from the run's labelled class (k = 1) or
  * from k random classes. The test set is the data set's test split: the normal class is
@@ -10,7 +10,7 @@
  *
  * Per-category sets (MVTec AD, VisA, the synthetic set): training images are all normal. A
  * seeded fraction of them is held out for validation. Labelled anomalies are:
- * - `'elastic'`: elastic transformations of the normal training images, fresh per batch (SPEC §5);
+ * - `'elastic'`: elastic transformations of the normal training images, fresh per batch (docs/reference-implementation.md §5);
  * - r_l > 0 (synthetic set only): m = round(n / (1 − r_l) − n) images of the seen defect kind,
  *   rendered by the generator with a random stream of their own (seeded from the data set's
  *   seed, the run's seed and the purpose), so they are new images — never test images. The

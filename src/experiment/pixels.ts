@@ -124,7 +124,7 @@ export function sourceDataset(source: PixelSource): ImageDataset {
 }
 
 /**
- * The industrial setting's labelled anomalies (SPEC §5) over a {@link PixelSource}: image i is
+ * The industrial setting's labelled anomalies (docs/reference-implementation.md §5) over a {@link PixelSource}: image i is
  * a fresh elastic transformation (alpha 200, sigma 5, rounded as for PIL images) of normal
  * image i on every call.
  */

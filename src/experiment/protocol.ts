@@ -36,7 +36,7 @@ import { FileFormatError, InvalidArgumentError } from '../errors.js';
 /** Value of a protocol file's optional `"format"` field. */
 export const PROTOCOL_FORMAT = 'ckaad-experiment-protocol';
 
-/** Multi-class data sets: one class is normal, every other class anomalous (SPEC §8). */
+/** Multi-class data sets: one class is normal, every other class anomalous (docs/reference-implementation.md §8). */
 export const MULTI_CLASS_KINDS = ['fashion-mnist', 'mnist', 'chest-xray', 'oct2017', 'br35h', 'isic2018'] as const;
 /** Per-category data sets in the MVTec AD layout: `good` is normal, defect types anomalous. */
 export const CATEGORY_KINDS = ['mvtec', 'visa', 'synthetic'] as const;
@@ -91,10 +91,10 @@ export type DatasetSpec = MultiClassDatasetSpec | RealCategoryDatasetSpec | Synt
 
 /**
  * What a run trains with besides normal images:
- * - a number r_l ∈ [0, 1): labelled anomalies make up r_l of the training set (SPEC §8);
+ * - a number r_l ∈ [0, 1): labelled anomalies make up r_l of the training set (docs/reference-implementation.md §8);
  *   0 trains on normal images only;
  * - `'elastic'`: one elastic transformation of every normal training image, drawn afresh per
- *   batch (SPEC §5, the paper's industrial setting).
+ *   batch (docs/reference-implementation.md §5, the paper's industrial setting).
  */
 export type LabelledSetting = number | 'elastic';
 

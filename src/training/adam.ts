@@ -1,7 +1,7 @@
 /**
  * Adam optimisers for the auto-encoder and the discriminator, and their exact save/restore.
  *
- * Both use `tf.train.adam(lr, 0.5, 0.999)` (the authors' betas, SPEC §4). The trainer always
+ * Both use `tf.train.adam(lr, 0.5, 0.999)` (the authors' betas, docs/reference-implementation.md §4). The trainer always
  * passes gradients as an array in the fixed order of a module's `parameters()`, so Adam's
  * i-th moment slot belongs to the i-th parameter; checkpoints store the moments under the
  * parameter's own name (`m.<name>`, `v.<name>`), independent of tfjs's global variable names.

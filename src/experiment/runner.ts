@@ -26,9 +26,9 @@ import { Scorer } from '../scoring/scorer.js';
 import { writeFileAtomic, writeJsonAtomic } from '../node/atomic.js';
 import type { EpochLog } from '../training/history.js';
 import { describeExtractor } from '../io/saved-model.js';
+import { TRAINER_DEFAULTS } from '../training/options.js';
 import { STRATEGIES } from '../training/strategies.js';
 import type { Strategy } from '../training/strategies.js';
-import { CKAADTrainer } from '../training/trainer.js';
 import { aggregateResults, writeSummary } from './aggregate.js';
 import type { ExperimentSummary } from './aggregate.js';
 import { ExperimentData } from './data.js';
@@ -36,12 +36,13 @@ import { evaluateTestSet } from './evaluate.js';
 import type { Examples } from './evaluate.js';
 import { expandGrid } from './grid.js';
 import type { RunSpec } from './grid.js';
-import { isAborted } from './pixels.js';
+import { openTestFeatures } from '../pipeline/feature-cache.js';
+import { isAborted } from '../pipeline/pixel-cache.js';
+import { trainRun } from '../pipeline/train.js';
 import { parseProtocol } from './protocol.js';
 import type { ExperimentProtocol, ResolvedProtocol } from './protocol.js';
 import { readRunResult, readRunResults, runDir, writeRunResult, writeRunScores } from './results.js';
 import type { RunResult } from './results.js';
-import { openTestFeatures } from './test-features.js';
 
 /** Progress reports of {@link runExperiment}. */
 export type ExperimentEvent =
@@ -288,22 +289,23 @@ async function executeRun(run: RunSpec, ctx: RunContext): Promise<RunResult | nu
   let autoencoder: { dispose(): void } | null = null;
   try {
     const data = await ctx.data.prepare(run);
-    const trainer = new CKAADTrainer(
-      { extractor: ctx.extractor },
-      {
-        ...s.training,
-        strategy: ctx.strategy,
-        epochs: s.epochs,
-        seed: run.seed,
-        sigma: s.scoring.sigma,
-        topK: s.scoring.topK,
-        ...(ctx.checkpoints ? { checkpoint: checkpointDir, resume: true } : {}),
-      },
-    );
-    const fit = await trainer.fit(
-      { normal: data.normal, ...(data.anomalies === null ? {} : { anomalies: data.anomalies }), ...(data.validation === null ? {} : { validation: data.validation }) },
-      { signal: ctx.signal, onEpoch: (log) => ctx.emit({ type: 'epoch', run, log, epochs: s.epochs }) },
-    );
+    const options = {
+      ...s.training,
+      strategy: ctx.strategy,
+      epochs: s.epochs,
+      seed: run.seed,
+      sigma: s.scoring.sigma,
+      topK: s.scoring.topK,
+      ...(ctx.checkpoints ? { checkpoint: checkpointDir, resume: true } : {}),
+    };
+    const batchSize = options.batchSize ?? TRAINER_DEFAULTS.batchSize;
+    const { result: fit } = await trainRun({
+      data: { normal: data.normal, ...(data.anomalies === null ? {} : { anomalies: data.anomalies }), ...(data.validation === null ? {} : { validation: data.validation }) },
+      extractor: ctx.extractor,
+      trainer: options,
+      signal: ctx.signal,
+      onEpoch: (log) => ctx.emit({ type: 'epoch', run, log, epochs: s.epochs }),
+    });
     autoencoder = fit.autoencoder;
     if (fit.status === 'aborted') return null;
 
@@ -315,13 +317,13 @@ async function executeRun(run: RunSpec, ctx: RunContext): Promise<RunResult | nu
         : await openTestFeatures(ctx.extractor, data.test.pixels, {
             dir: join(ctx.resultsDir, 'cache'),
             backboneKey: ctx.testFeatureCache,
-            batchSize: trainer.options.batchSize,
+            batchSize,
             signal: ctx.signal,
           });
     let evaluation;
     try {
       evaluation = await evaluateTestSet(scorer, data.test, {
-        batchSize: trainer.options.batchSize,
+        batchSize,
         seenClasses: data.labelledClasses.filter((c) => c !== 'elastic'),
         examplesPerClass: s.examplesPerClass,
         signal: ctx.signal,

@@ -55,7 +55,8 @@ export interface Evaluation {
 export interface ScoringModel {
   extractor: MapExtractor;
   autoencoder: MapReconstructor;
-  scoring: { sigma: number; topK: number | 'mean' };
+  /** Scoring settings; `threshold` (when known) is shown on the heat maps. */
+  scoring: { sigma: number; topK: number | 'mean'; threshold?: number | null };
   imageSize: number;
 }
 
@@ -69,6 +70,11 @@ export interface EvaluateOptions {
   onBadImage: 'skip' | 'fail';
   /** Number of overlays, or all. */
   heatmaps: number | 'all';
+  /**
+   * The decision threshold the overlays compare each score with. Default: the model's stored
+   * one (`scoring.threshold`), if any.
+   */
+  threshold?: number | null;
   /** Output folder the overlays go under, and their sub-folder (e.g. `heatmaps/recon`). */
   output: { dir: string; subdir: string } | null;
   /** Progress label. */
@@ -124,11 +130,24 @@ export async function evaluate(o: EvaluateOptions): Promise<Evaluation> {
   if (o.output !== null && result.kept.length > 0) {
     await mkdir(join(o.output.dir, o.output.subdir), { recursive: true });
     const [lo, hi] = result.mapRange;
+    const threshold = o.threshold !== undefined ? o.threshold : (model.scoring.threshold ?? null);
     for (const k of result.kept) {
       const item = items[k.index];
       const tag = o.labelled ? `${item.label === 1 ? 'anomalous' : 'normal'}_` : '';
       const rel = join(o.output.subdir, `${tag}${safeName(item.name)}.png`);
-      await writeOverlayPng(join(o.output.dir, rel), { size, image: k.image, map: k.map, mask: k.mask ?? undefined, lo, hi });
+      await writeOverlayPng(join(o.output.dir, rel), {
+        size,
+        image: k.image,
+        map: k.map,
+        mask: k.mask ?? undefined,
+        lo,
+        hi,
+        name: item.name,
+        score: k.score,
+        threshold,
+        label: o.labelled ? item.label : null,
+        className: item.className,
+      });
       heatmaps.push(rel);
     }
   }

@@ -12,6 +12,7 @@ import type { SyntheticClass, SyntheticDefect } from '../data/synthetic.js';
 import { InvalidArgumentError } from '../errors.js';
 import { CATEGORY_KINDS, MULTI_CLASS_KINDS, isMultiClassKind } from '../pipeline/datasets.js';
 import type { MultiClassKind } from '../pipeline/datasets.js';
+import { checkTopK } from '../validate.js';
 import { DEFAULT_GROUP_BY } from './protocol-types.js';
 import type {
   DatasetSpec,
@@ -208,13 +209,15 @@ export function modelSettings(x: unknown, imageSize: number): Required<ModelSett
   return { arch: x.arch as ResNetName, layers: layers as LayerName[], weights, seed };
 }
 
-export function scoringSettings(x: unknown): Required<ScoringSettings> {
+export function scoringSettings(x: unknown, imageSize: number): Required<ScoringSettings> {
   const where = 'protocol.scoring';
   if (x !== undefined && !isObject(x)) throw new InvalidArgumentError(where, 'an object { sigma?, topK? }', show(x));
   const o = x ?? {};
   noExtraKeys(o, ['sigma', 'topK'], where);
   const sigma = o.sigma === undefined ? 4 : positive(o.sigma, `${where}.sigma`);
   const topK = o.topK === undefined ? 100 : o.topK === 'mean' ? 'mean' : integer(o.topK, `${where}.topK`, 1);
+  // The image score averages the top k of the H·W map values: k cannot exceed them.
+  checkTopK(topK, `${where}.topK`, [imageSize, imageSize]);
   return { sigma, topK };
 }
 

@@ -134,7 +134,7 @@ export function parseProtocol(value: unknown): ResolvedProtocol {
   const imageSize = integer(value.imageSize, 'protocol.imageSize', 32);
   const model = modelSettings(value.model, imageSize);
   const training = trainingSettings(value.training, 'protocol.training');
-  const scoring = scoringSettings(value.scoring);
+  const scoring = scoringSettings(value.scoring, imageSize);
   const selection = value.selection === undefined ? 'validation' : value.selection;
   if (selection !== 'validation' && selection !== 'last') {
     throw new InvalidArgumentError('protocol.selection', '"validation" or "last"', show(selection));

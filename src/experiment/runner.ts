@@ -24,7 +24,7 @@ import { encodeSafetensors } from '../io/safetensors.js';
 import { InvalidArgumentError } from '../errors.js';
 import { Scorer } from '../scoring/scorer.js';
 import { writeFileAtomic, writeJsonAtomic } from '../node/atomic.js';
-import type { EpochLog } from '../training/history.js';
+import type { EpochLog, StepLog } from '../training/history.js';
 import { describeExtractor } from '../io/saved-model.js';
 import { TRAINER_DEFAULTS } from '../training/options.js';
 import { STRATEGIES } from '../training/strategies.js';
@@ -49,6 +49,7 @@ export type ExperimentEvent =
   | { type: 'start'; protocol: string; total: number; complete: number; selected: number }
   | { type: 'run-skipped'; run: RunSpec }
   | { type: 'run-start'; run: RunSpec; position: number; pending: number }
+  | { type: 'step'; run: RunSpec; log: StepLog; epochs: number; stepsPerEpoch: number; batchSize: number }
   | { type: 'epoch'; run: RunSpec; log: EpochLog; epochs: number }
   | { type: 'run-complete'; run: RunSpec; result: RunResult }
   | { type: 'run-aborted'; run: RunSpec }
@@ -299,11 +300,13 @@ async function executeRun(run: RunSpec, ctx: RunContext): Promise<RunResult | nu
       ...(ctx.checkpoints ? { checkpoint: checkpointDir, resume: true } : {}),
     };
     const batchSize = options.batchSize ?? TRAINER_DEFAULTS.batchSize;
+    const stepsPerEpoch = Math.floor(data.counts.normal / batchSize);
     const { result: fit } = await trainRun({
       data: { normal: data.normal, ...(data.anomalies === null ? {} : { anomalies: data.anomalies }), ...(data.validation === null ? {} : { validation: data.validation }) },
       extractor: ctx.extractor,
       trainer: options,
       signal: ctx.signal,
+      onStep: (log) => ctx.emit({ type: 'step', run, log, epochs: s.epochs, stepsPerEpoch, batchSize }),
       onEpoch: (log) => ctx.emit({ type: 'epoch', run, log, epochs: s.epochs }),
     });
     autoencoder = fit.autoencoder;

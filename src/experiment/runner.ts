@@ -26,6 +26,7 @@ import { Scorer } from '../scoring/scorer.js';
 import { writeFileAtomic, writeJsonAtomic } from '../node/atomic.js';
 import type { EpochLog, StepLog } from '../training/history.js';
 import { describeExtractor } from '../io/saved-model.js';
+import { RANDOM_WEIGHTS_GENERATOR } from '../backbone/resnet-weights.js';
 import { TRAINER_DEFAULTS } from '../training/options.js';
 import { STRATEGIES } from '../training/strategies.js';
 import type { Strategy } from '../training/strategies.js';
@@ -171,9 +172,12 @@ export async function runExperiment(protocol: ExperimentProtocol | ResolvedProto
   // Which runs are done? A result written with other settings under the same id is an error:
   // mixing it into the tables would be wrong, overwriting it would destroy it.
   const done = new Set<string>();
+  // Runs whose random backbone came from ckaad 0.2's generator: new runs would use other weights.
+  const formerRandom: string[] = [];
   for (const run of grid) {
     const existing = await readRunResult(resultsDir, run.id);
     if (existing === null) continue;
+    if (resolved.model.weights === 'random' && existing.environment.randomWeightsGenerator !== RANDOM_WEIGHTS_GENERATOR) formerRandom.push(run.id);
     if (existing.run.settingsHash !== run.settingsHash) {
       throw new InvalidArgumentError(
         'options.resultsDir',
@@ -185,6 +189,14 @@ export async function runExperiment(protocol: ExperimentProtocol | ResolvedProto
     done.add(run.id);
   }
   const pending = grid.filter((r) => !done.has(r.id) && (options.filter?.(r) ?? true));
+  if (pending.length > 0 && formerRandom.length > 0) {
+    throw new InvalidArgumentError(
+      'options.resultsDir',
+      `a folder whose finished runs drew their random backbone weights as this version does (runs/${formerRandom[0]}/result.json ` +
+        "was written by ckaad 0.2, whose random weights differ: finish the grid with that version, or choose a new results folder)",
+      resultsDir,
+    );
+  }
   emit({ type: 'start', protocol: resolved.name, total: grid.length, complete: done.size, selected: pending.length });
 
   await mkdir(resultsDir, { recursive: true });
@@ -241,7 +253,11 @@ export async function runExperiment(protocol: ExperimentProtocol | ResolvedProto
           checkpoints,
           signal,
           emit,
-          environment: { backend, weightsSha256: record.weights.kind === 'file' ? record.weights.sha256 : null },
+          environment: {
+            backend,
+            weightsSha256: record.weights.kind === 'file' ? record.weights.sha256 : null,
+            randomWeightsGenerator: record.weights.kind === 'random' ? record.weights.generator : undefined,
+          },
           testFeatureCache,
         });
         if (result === null) {
@@ -275,7 +291,7 @@ interface RunContext {
   checkpoints: boolean;
   signal: AbortSignal | undefined;
   emit: (e: ExperimentEvent) => void;
-  environment: { backend: string; weightsSha256: string | null };
+  environment: { backend: string; weightsSha256: string | null; randomWeightsGenerator: string | undefined };
   /** The backbone key of the test-feature cache, or null without the cache. */
   testFeatureCache: string | null;
 }
@@ -377,6 +393,7 @@ async function executeRun(run: RunSpec, ctx: RunContext): Promise<RunResult | nu
         backend: ctx.environment.backend,
         node: process.version,
         extractorWeightsSha256: ctx.environment.weightsSha256,
+        ...(ctx.environment.randomWeightsGenerator === undefined ? {} : { randomWeightsGenerator: ctx.environment.randomWeightsGenerator }),
         finishedAt: new Date().toISOString(),
       },
     };

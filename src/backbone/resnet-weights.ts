@@ -161,7 +161,7 @@ export interface WeightSource {
 
 /**
  * Which generator draws random weights, recorded with models whose backbone is random (see
- * `describeExtractor`): `'rng'` is ckaad's `Rng` (xoshiro128**); models of ckaad 0.2 and
+ * `describeExtractor`): `'rng'` is ckaad's `Rng` (xoshiro128**); models of ckaad 0.1 and
  * earlier, whose record has none, were drawn by another generator.
  */
 export const RANDOM_WEIGHTS_GENERATOR = 'rng';

@@ -172,7 +172,7 @@ export async function runExperiment(protocol: ExperimentProtocol | ResolvedProto
   // Which runs are done? A result written with other settings under the same id is an error:
   // mixing it into the tables would be wrong, overwriting it would destroy it.
   const done = new Set<string>();
-  // Runs whose random backbone came from ckaad 0.2's generator: new runs would use other weights.
+  // Runs whose random backbone came from the generator of ckaad 0.1: new runs would use other weights.
   const formerRandom: string[] = [];
   for (const run of grid) {
     const existing = await readRunResult(resultsDir, run.id);
@@ -193,7 +193,7 @@ export async function runExperiment(protocol: ExperimentProtocol | ResolvedProto
     throw new InvalidArgumentError(
       'options.resultsDir',
       `a folder whose finished runs drew their random backbone weights as this version does (runs/${formerRandom[0]}/result.json ` +
-        "was written by ckaad 0.2, whose random weights differ: finish the grid with that version, or choose a new results folder)",
+        "was written by ckaad 0.1, whose random weights differ: finish the grid with that version, or choose a new results folder)",
       resultsDir,
     );
   }

@@ -254,7 +254,7 @@ export async function loadModel(storage: Storage, options: LoadModelOptions = {}
     if (weights.generator !== RANDOM_WEIGHTS_GENERATOR) {
       throw new FileFormatError(
         recordPath,
-        "the backbone's random weights of this model were drawn by the generator of ckaad 0.2, which this version no longer has (its features would differ): train the model again",
+        "the backbone's random weights of this model were drawn by the generator of ckaad 0.1, which this version no longer has (its features would differ): train the model again",
       );
     }
     extractorOptions = { arch, layers, weights: 'random', seed: weights.seed };

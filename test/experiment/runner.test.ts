@@ -201,7 +201,7 @@ describe('runExperiment', () => {
     const summary = await runExperiment(p, { resultsDir, checkpoints: false, filter: recon });
     expect(summary.runs).toEqual({ total: 2, complete: 1, ranNow: 0 });
     await expect(runExperiment(p, { resultsDir, checkpoints: false })).rejects.toThrow(
-      new RegExp(`runs/${first.id}/result\\.json was written by ckaad 0\\.2, whose random weights differ`),
+      new RegExp(`runs/${first.id}/result\\.json was written by ckaad 0\\.1, whose random weights differ`),
     );
   }, 120_000);
 

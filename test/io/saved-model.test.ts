@@ -132,7 +132,7 @@ describe('saveModel / loadModel', () => {
     const json = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8'));
     delete json.extractor.weights.generator;
     await writeFile(join(dir, 'model.json'), JSON.stringify(json));
-    await expect(loadModel(modelFolder(dir))).rejects.toThrow(/model\.json: the backbone's random weights of this model were drawn by the generator of ckaad 0\.2.*train the model again/);
+    await expect(loadModel(modelFolder(dir))).rejects.toThrow(/model\.json: the backbone's random weights of this model were drawn by the generator of ckaad 0\.1.*train the model again/);
     autoencoder.dispose();
   });
 

@@ -42,16 +42,13 @@ import { parseArgs } from 'node:util';
 
 import * as tf from '@tensorflow/tfjs-core';
 
-import { CKAADTrainer, CKAPatch, EnergyDiscriminator, FeatureAutoEncoder, Recon, Scorer, createResNetExtractor, memoryStorage, readSafetensors, sampleProtocol, useBackend } from 'ckaad';
-import type { EpochLog, ImageDataset, ResNetFeatureExtractor, StepLog } from 'ckaad';
+import { CKAADTrainer, CKAPatch, EnergyDiscriminator, FeatureAutoEncoder, Recon, Scorer, createResNetExtractor, memoryStorage, pixelDataset, readSafetensors, sampleProtocol, useBackend } from 'ckaad';
+import type { EpochLog, ImageDataset, MemoryStorage, ResNetFeatureExtractor, StepLog } from 'ckaad';
 import { imageAuroc } from 'ckaad/metrics';
-import { energyDiscriminatorLoss, energyGeneratorLoss, reconstructionLoss } from 'ckaad/nn';
+import { clipByGlobalNorm, energyDiscriminatorLoss, energyGeneratorLoss, reconstructionLoss } from 'ckaad/nn';
 import { FASHION_MNIST_CLASSES, idxPixels, readIdxDataset } from 'ckaad/node';
 import type { IdxDataset } from 'ckaad/node';
 
-import { memoryPixels, sourceDataset } from '../../src/pipeline/pixels.js';
-import { readCheckpointState } from '../../src/training/checkpoint.js';
-import { clipByGlobalNorm } from '../../src/training/clip.js';
 
 // ---------------------------------------------------------------------------------------
 // what reference.py wrote
@@ -166,6 +163,12 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** Float32 tensors of a safetensors file, by name (the caller disposes). */
+/** Where the checkpoint in `storage` stands (its checkpoint.json), or null when there is none. */
+async function checkpointProgress(storage: MemoryStorage): Promise<{ step: number } | null> {
+  const bytes = await storage.read('checkpoint.json');
+  return bytes === null ? null : (JSON.parse(new TextDecoder().decode(bytes)) as { progress: { step: number } }).progress;
+}
+
 async function readTensors(path: string | Uint8Array, filter: (name: string) => boolean = () => true): Promise<Map<string, tf.Tensor>> {
   const reader = await readSafetensors(path);
   try {
@@ -272,8 +275,8 @@ function inputs(indices: readonly number[], split: 'train' | 'test' = 'train'): 
   const ds = dataset();
   const images = split === 'train' ? ds.trainImages : ds.testImages;
   const size = 64;
-  const source = memoryPixels(idxPixels(images, indices, size), indices.length, size);
-  return sourceDataset(source).batch(indices.map((_, i) => i));
+  // The experiment runner's dataset of images in memory (pipeline/pixels.ts sourceDataset).
+  return pixelDataset({ images: idxPixels(images, indices, size), count: indices.length, size }).batch(indices.map((_, i) => i));
 }
 
 /** An ImageDataset over fixed IDX training images (the authors' validation split). */
@@ -643,7 +646,7 @@ async function trainer(extractor: ResNetFeatureExtractor, ref: Reference, maxSte
     const stop = new AbortController();
     stop.abort();
     (await new CKAADTrainer({ extractor }, options).fit(data, { signal: stop.signal })).autoencoder.dispose();
-    if ((await readCheckpointState(checkpoint)) === null) throw new Error('no step-0 checkpoint was written');
+    if ((await checkpointProgress(checkpoint)) === null) throw new Error('no step-0 checkpoint was written');
     const files = new Map(checkpoint.files);
     files.set('autoencoder.safetensors', await readFile(join(ref.dir, 'init', 'autoencoder.safetensors')));
     if (adversarial) files.set('discriminator.safetensors', await readFile(join(ref.dir, 'init', 'discriminator.safetensors')));
@@ -689,10 +692,10 @@ async function trainer(extractor: ResNetFeatureExtractor, ref: Reference, maxSte
     result.autoencoder.dispose();
 
     // 3. Parameters after the last step (the abort or the last epoch wrote them) against the authors'.
-    const last = await readCheckpointState(checkpoint);
+    const last = await checkpointProgress(checkpoint);
     const dumpPath = join(ref.dir, `step-${used.length}.safetensors`);
     let params: { ae: number; aeWorst: string; d: number | null } | null = null;
-    if (last !== null && last.progress.step === used.length && (await exists(dumpPath))) {
+    if (last !== null && last.step === used.length && (await exists(dumpPath))) {
       const dump = await readTensors(dumpPath, (name) => name.startsWith('ae.') || name.startsWith('d.'));
       const mine = await readTensors(checkpoint.files.get('autoencoder.safetensors') ?? fail('the checkpoint has no auto-encoder'));
       const names = [...mine.keys()];

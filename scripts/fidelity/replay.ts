@@ -28,10 +28,10 @@
  * Imports the built package ('ckaad' resolves to this checkout's dist/ by self-reference):
  * training needs the gradient functions the bundle registers. Build first (npm run build).
  *
- *   node --import tsx scripts/fidelity/replay.ts --run /tmp/fid/recon --backbone weights/resnet18-random-seed0.safetensors
- *   node --import tsx scripts/fidelity/replay.ts --run DIR --backbone FILE --parts modules --yardstick DIR64
- *   node --import tsx scripts/fidelity/replay.ts --run DIR --backbone FILE --parts trainer --steps 0 --test
- *   node --import tsx scripts/fidelity/replay.ts --run DIR --backbone FILE --parts score --score-run SCOREDIR
+ *   npx tsx --tsconfig examples/tsconfig.json scripts/fidelity/replay.ts --run /tmp/fid/recon --backbone weights/resnet18-random-seed0.safetensors
+ *   npx tsx --tsconfig examples/tsconfig.json scripts/fidelity/replay.ts --run DIR --backbone FILE --parts modules --yardstick DIR64
+ *   npx tsx --tsconfig examples/tsconfig.json scripts/fidelity/replay.ts --run DIR --backbone FILE --parts trainer --steps 0 --test
+ *   npx tsx --tsconfig examples/tsconfig.json scripts/fidelity/replay.ts --run DIR --backbone FILE --parts score --score-run SCOREDIR
  *
  * Writes `<run>/replay-<part>.json` with every compared number and prints a summary.
  */
@@ -111,7 +111,7 @@ interface Reference {
 }
 
 const USAGE =
-  'usage: node --import tsx scripts/fidelity/replay.ts --run DIR --backbone FILE [--parts pipeline,modules,trainer,score] ' +
+  'usage: npx tsx --tsconfig examples/tsconfig.json scripts/fidelity/replay.ts --run DIR --backbone FILE [--parts pipeline,modules,trainer,score] ' +
   '[--steps 20 (0: all)] [--yardstick DIR] [--test] [--score-run DIR] [--backend wasm|cpu] [--threads 1] [--epsilon 1e-8 (modules: Adam ε)]';
 
 const { values: opts } = parseArgs({

@@ -102,7 +102,7 @@ describe('the ready-made protocols', () => {
   it('all parse and expand to the documented grid sizes', async () => {
     const dir = join(__dirname, '../../protocols');
     const files = (await readdir(dir)).filter((f) => f.endsWith('.json')).sort();
-    expect(files).toEqual(['fashion-mnist-deepsad.json', 'fashion-mnist-reduced.json', 'fashion-mnist-smoke.json', 'synthetic-ablation-reduced.json', 'synthetic-ablation.json']);
+    expect(files).toEqual(['fashion-mnist-deepsad.json', 'fashion-mnist-fidelity.json', 'fashion-mnist-full.json', 'fashion-mnist-reduced.json', 'fashion-mnist-smoke.json', 'synthetic-ablation-reduced.json', 'synthetic-ablation.json']);
     const sizes = new Map<string, number>();
     for (const f of files) sizes.set(f, expandGrid(await readProtocol(join(dir, f))).length);
     // 3 seeds × 10 normal classes × (Recon + CKAPatch × 9 known anomaly classes)
@@ -111,6 +111,10 @@ describe('the ready-made protocols', () => {
     expect(sizes.get('fashion-mnist-reduced.json')).toBe(10 * 2);
     // 3 seeds × 2 classes × 5 strategies × 1 seen defect kind
     expect(sizes.get('synthetic-ablation-reduced.json')).toBe(3 * 2 * 5);
+    // 1 seed × T-shirt/top × (Recon + CKAPatch with Trouser known): the setting compared with the authors' code
+    expect(sizes.get('fashion-mnist-fidelity.json')).toBe(2);
+    // 1 seed × 10 normal classes × (Recon + CKAPatch with the next class known)
+    expect(sizes.get('fashion-mnist-full.json')).toBe(10 * 2);
     // 2 seeds × (Recon + CKAPatch with the one listed class)
     expect(sizes.get('fashion-mnist-smoke.json')).toBe(4);
     // 3 seeds × 2 classes × 5 strategies × 4 seen defect kinds

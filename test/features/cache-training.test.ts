@@ -92,7 +92,12 @@ describe('feature cache in training', () => {
     expect(half.result.features?.stores.normal?.memoryBytes).toBe((4 * IMAGE_BYTES) / 2);
     const a = half.steps.map((s) => s.lAe);
     const b = uncached.steps.map((s) => s.lAe);
-    a.forEach((v, i) => expect(Math.abs(v - b[i]) / Math.abs(b[i])).toBeLessThan(5e-3));
+    const rel = a.map((v, i) => Math.abs(v - b[i]) / Math.abs(b[i]));
+    // Step 1 sees only the features' float16 rounding. Later steps also see Adam's: with
+    // PyTorch's ε = 1e-8 every weight whose gradient is ≫ ε moves by about ±lr, so rounding that
+    // flips the sign of a tiny gradient flips a whole step (measured: ≤ 1.1e-2 by step 4).
+    expect(rel[0]).toBeLessThan(5e-3);
+    rel.slice(1).forEach((r) => expect(r).toBeLessThan(3e-2));
     expect(a).not.toEqual(b); // the rounding did happen
   });
 

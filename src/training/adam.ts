@@ -46,9 +46,18 @@ function internals(optimizer: tf.AdamOptimizer): AdamInternals {
   return optimizer as unknown as AdamInternals;
 }
 
-/** A new Adam optimiser with the authors' betas (0.5, 0.999). */
+/**
+ * Adam's ε, the same on every backend. Left unset, tfjs takes the active backend's
+ * `epsilon()`: 1e-7 on cpu and wasm, but 1e-4 on webgl, whose `floatPrecision()` reports 16
+ * whenever float32 rendering is enabled (tfjs-backend-webgl 4.22 skips its float32 probe in
+ * exactly that case) — so webgl's first discriminator step moved the weights differently and
+ * its L_adv and scores differed from cpu's. 1e-7 is what cpu and wasm always used.
+ */
+export const ADAM_EPSILON = 1e-7;
+
+/** A new Adam optimiser with the authors' betas (0.5, 0.999) and {@link ADAM_EPSILON}. */
 export function createAdam(learningRate: number): tf.AdamOptimizer {
-  return tf.train.adam(learningRate, ADAM_BETAS[0], ADAM_BETAS[1]);
+  return tf.train.adam(learningRate, ADAM_BETAS[0], ADAM_BETAS[1], ADAM_EPSILON);
 }
 
 /** The private fields of tfjs's AdamOptimizer that its update reads and writes. */

@@ -1,7 +1,7 @@
 /**
  * Building your own training strategy from ckaad's blocks, without touching library code.
  *
- *   npx tsx examples/custom-strategy.ts
+ *   npm run build && npx tsx --tsconfig examples/tsconfig.json examples/custom-strategy.ts
  *
  * A strategy is a plain value: a name, whether anomalies are used, the auto-encoder's
  * reconstruction objective, and an optional adversary (which discriminator to build and the

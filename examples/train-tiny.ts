@@ -2,7 +2,7 @@
  * Trains Recon and CKAPatch on the same generated data and prints their per-epoch loss
  * curves side by side, then the image AUROC of each on a generated test set.
  *
- *   npx tsx examples/train-tiny.ts [epochs]
+ *   npm run build && npx tsx --tsconfig examples/tsconfig.json examples/train-tiny.ts [epochs]
  *
  * The backbone is resnet18 with random weights (no download), so the numbers only show that
  * the machinery works; with ImageNet weights (`createResNetExtractor({ weights: 'resnet18.safetensors' })`)

@@ -27,6 +27,8 @@ export { useBackend, ensureBackend, activeBackend } from './backend/select.js';
 export type { UseBackendOptions } from './backend/select.js';
 export type { BackendName } from './backend/names.js';
 export type { WasmOptions } from './backend/bundled.js';
+export { wasmThreadsStatus } from './backend/wasm-status.js';
+export type { WasmThreadsStatus } from './backend/wasm-status.js';
 export { backendInfo } from './backend/info.js';
 export type { BackendInfo } from './backend/info.js';
 

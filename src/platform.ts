@@ -14,6 +14,7 @@
  */
 
 import { NodeOnlyError } from './errors.js';
+import type { ThreadedWasmOptions, WasmPackageModule } from './backend/wasm-status.js';
 import type { Storage } from './io/storage.js';
 
 /** Random access to the bytes of a file, a buffer or a Blob. */
@@ -31,7 +32,7 @@ export interface FeatureWorkerHandle {
   /** The backend the worker computes on. */
   readonly backend: string;
   /** Features of images `indices` of dataset `dataset`: one [n·h·w·c] array per layer and its shape. */
-  request(dataset: 'normal' | 'anomalies', indices: readonly number[]): Promise<{ maps: Float32Array[]; shapes: number[][] }>;
+  request(dataset: 'normal' | 'anomalies', indices: readonly number[], key?: number): Promise<{ maps: Float32Array[]; shapes: number[][] }>;
   /** Stops the worker. */
   close(): Promise<void>;
 }
@@ -75,6 +76,12 @@ export interface Platform {
   absolutePath(path: string): string;
   /** Number of logical cores. */
   cores(): number;
+  /**
+   * Makes the registered, not yet initialised 'wasm' backend start tfjs-backend-wasm's
+   * multi-threaded build with `options.threads` threads (falling back to one thread with a
+   * notice), or null where tfjs chooses the binary itself (browsers).
+   */
+  installThreadedWasm: ((pkg: WasmPackageModule, options: ThreadedWasmOptions) => void) | null;
 }
 
 const PLATFORM_KEY = Symbol.for('ckaad.platform');
@@ -96,6 +103,7 @@ export const PORTABLE_PLATFORM: Platform = {
   },
   sha256File: null,
   absolutePath: (path) => path,
+  installThreadedWasm: null,
   cores() {
     const n = (globalThis as { navigator?: { hardwareConcurrency?: unknown } }).navigator?.hardwareConcurrency;
     return typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : 1;

@@ -21,6 +21,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { BackendError, InvalidArgumentError } from '../errors.js';
 import { isNode } from './names.js';
 import type { BundledBackend } from './names.js';
+import { MAX_WASM_THREADS } from './wasm-status.js';
+import { platform } from '../platform.js';
 
 /** The names of the three wasm binaries, the keys a `wasmPaths` record must have. */
 export const WASM_BINARY_NAMES: readonly string[] = [
@@ -39,10 +41,12 @@ export interface WasmOptions {
    */
   wasmPaths?: string | Record<string, string>;
   /**
-   * Number of XNNPACK threads (the calling thread included; tfjs allows at most 8). Only used
-   * by the multi-threaded binary, i.e. on cross-origin-isolated pages (COOP/COEP headers);
-   * Node always runs the single-threaded SIMD binary. Default: the number of logical cores
-   * (`navigator.hardwareConcurrency`).
+   * Number of XNNPACK threads, the calling thread included (1 … 8). In Node, more than 1
+   * starts the multi-threaded SIMD binary through ckaad's own loader (see node/wasm-threads.ts;
+   * one line on stderr and one thread if it cannot start), and 1 runs tfjs's single-threaded
+   * SIMD binary as is. In browsers it is used by tfjs's multi-threaded binary, i.e. on
+   * cross-origin-isolated pages (COOP/COEP headers). Default: the number of logical cores
+   * (`os.availableParallelism()` in Node, `navigator.hardwareConcurrency` in browsers).
    */
   threads?: number;
 }
@@ -138,14 +142,16 @@ export async function loadBundledBackend(name: BundledBackend, options: WasmOpti
       );
     }
   }
+  const installThreaded = platform().installThreadedWasm;
+  if (installThreaded !== null) {
+    const threads = options.threads ?? Math.max(1, Math.min(MAX_WASM_THREADS, platform().cores()));
+    if (threads > 1) installThreaded(wasm, { threads, wasmPaths: options.wasmPaths });
+  }
   slot[WASM_OPTIONS_KEY] = requested;
 }
 
 // -----------------------------------------------------------------------------------------
 // wasm in browsers: where the binaries are, and threads
-
-/** The most threads tfjs-backend-wasm's pool takes (backend.cc: `max_num_threads`). */
-export const MAX_WASM_THREADS = 8;
 
 // The threads the browser's threaded wasm module is to start with (set by loadBundledBackend,
 // read by withBrowserWasmCores); null in Node and where the threaded binary is not used.
@@ -153,8 +159,7 @@ let browserThreads: number | null = null;
 
 /** The browser's logical cores, at most {@link MAX_WASM_THREADS}. */
 function defaultBrowserThreads(): number {
-  const cores = (globalThis as { navigator?: { hardwareConcurrency?: unknown } }).navigator?.hardwareConcurrency;
-  return typeof cores === 'number' && Number.isInteger(cores) && cores >= 1 ? Math.min(cores, MAX_WASM_THREADS) : 1;
+  return Math.max(1, Math.min(MAX_WASM_THREADS, platform().cores()));
 }
 
 /**

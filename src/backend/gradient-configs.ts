@@ -1,5 +1,6 @@
 /**
- * The gradient definitions tfjs-core ships, one config per differentiable kernel.
+ * The gradient definitions tfjs-core ships, one config per differentiable kernel (Sum's and
+ * Mean's replaced by ckaad's faster equivalents, see reduce-gradients.ts).
  *
  * @tensorflow/tfjs-core 4.x registers no gradient on import (the @tensorflow/tfjs bundle
  * and tfjs-node do it for their users); its `register_all_gradients` module registers them
@@ -65,7 +66,6 @@ import { maxGradConfig } from '@tensorflow/tfjs-core/dist/gradients/Max_grad.js'
 import { maximumGradConfig } from '@tensorflow/tfjs-core/dist/gradients/Maximum_grad.js';
 import { maxPool3DGradConfig } from '@tensorflow/tfjs-core/dist/gradients/MaxPool3D_grad.js';
 import { maxPoolGradConfig } from '@tensorflow/tfjs-core/dist/gradients/MaxPool_grad.js';
-import { meanGradConfig } from '@tensorflow/tfjs-core/dist/gradients/Mean_grad.js';
 import { minGradConfig } from '@tensorflow/tfjs-core/dist/gradients/Min_grad.js';
 import { minimumGradConfig } from '@tensorflow/tfjs-core/dist/gradients/Minimum_grad.js';
 import { mirrorPadGradConfig } from '@tensorflow/tfjs-core/dist/gradients/MirrorPad_grad.js';
@@ -105,7 +105,6 @@ import { squareGradConfig } from '@tensorflow/tfjs-core/dist/gradients/Square_gr
 import { squaredDifferenceGradConfig } from '@tensorflow/tfjs-core/dist/gradients/SquaredDifference_grad.js';
 import { stepGradConfig } from '@tensorflow/tfjs-core/dist/gradients/Step_grad.js';
 import { subGradConfig } from '@tensorflow/tfjs-core/dist/gradients/Sub_grad.js';
-import { sumGradConfig } from '@tensorflow/tfjs-core/dist/gradients/Sum_grad.js';
 import { tanGradConfig } from '@tensorflow/tfjs-core/dist/gradients/Tan_grad.js';
 import { tanhGradConfig } from '@tensorflow/tfjs-core/dist/gradients/Tanh_grad.js';
 import { tileGradConfig } from '@tensorflow/tfjs-core/dist/gradients/Tile_grad.js';
@@ -113,6 +112,9 @@ import { transposeGradConfig } from '@tensorflow/tfjs-core/dist/gradients/Transp
 import { unpackGradConfig } from '@tensorflow/tfjs-core/dist/gradients/Unpack_grad.js';
 import { unsortedSegmentSumGradConfig } from '@tensorflow/tfjs-core/dist/gradients/UnsortedSegmentSum_grad.js';
 import { zerosLikeGradConfig } from '@tensorflow/tfjs-core/dist/gradients/ZerosLike_grad.js';
+
+// Sum and Mean: ckaad's own, equal to tfjs-core's bit for bit but without a full-size ones tensor.
+import { meanGradConfig, sumGradConfig } from './reduce-gradients.js';
 
 /** Every gradient config of @tensorflow/tfjs-core (the set `register_all_gradients` registers). */
 export const GRADIENT_CONFIGS: readonly GradConfig[] = [

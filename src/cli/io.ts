@@ -19,11 +19,29 @@ export interface CliIo {
   now(): number;
 }
 
+/**
+ * Writes to `stream` until its reader goes away: a closed pipe (`ckaad train --help | head`)
+ * makes later writes fail with EPIPE, which would crash the process as an unhandled 'error'
+ * event; they are dropped instead, and the command ends as it would have.
+ */
+function pipeWriter(stream: NodeJS.WriteStream): (text: string) => void {
+  let closed = false;
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    closed = true;
+  });
+  return (text) => {
+    if (!closed) stream.write(text);
+  };
+}
+
 /** The process's own stdout / stderr. */
 export function processIo(): CliIo {
+  const out = pipeWriter(process.stdout);
+  const err = pipeWriter(process.stderr);
   return {
-    out: (text) => void process.stdout.write(text),
-    err: (text) => void process.stderr.write(text),
+    out,
+    err,
     isTTY: process.stderr.isTTY === true,
     progressStream: process.stderr,
     now: () => performance.now(),

@@ -5,14 +5,15 @@
  *
  * The first Ctrl-C (or SIGTERM) asks the running command to stop cleanly: training stops after
  * the current step (writing a checkpoint when --checkpoint-dir is set), scoring after the
- * current batch, and nothing half-written replaces earlier outputs. A second Ctrl-C quits at once.
+ * current batch, and nothing half-written replaces earlier outputs. A second Ctrl-C quits as
+ * soon as no save is in progress (see signals.ts).
  */
 
 import * as tf from '@tensorflow/tfjs-core';
 
-import { EXIT } from './errors.js';
-import { log, processIo } from './io.js';
+import { processIo } from './io.js';
 import { run } from './program.js';
+import { signalHandler } from './signals.js';
 
 // tfjs' advice to install tfjs-node (printed when the cpu backend is first used) is noise
 // here: `--backend` documents the choices.
@@ -20,11 +21,7 @@ tf.env().set('PROD', true);
 
 const io = processIo();
 const controller = new AbortController();
-const onSignal = () => {
-  if (controller.signal.aborted) process.exit(EXIT.interrupted);
-  log(io, '\nckaad: stopping after the current step… (press Ctrl-C again to quit at once)');
-  controller.abort();
-};
+const onSignal = signalHandler(io, controller, (code) => process.exit(code));
 process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
 

@@ -97,14 +97,21 @@ export function defaultLayers(backbone: ResNetName): LayerName[] {
 /** Values of {@link addBackendOption}. */
 export interface BackendValues {
   backend?: string;
+  threads?: number;
 }
 
-/** `--backend <name>`. */
+/** `--backend <name>`, `--threads <n>`. */
 export function addBackendOption(cmd: Command, fallback = "ckaad's default backend, see docs/backends.md"): Command {
-  return cmd.option(
-    '--backend <name>',
-    `tfjs backend: wasm, cpu, or tensorflow (needs @tensorflow/tfjs-node or -node-gpu installed) (default: ${fallback})`,
-  );
+  return cmd
+    .option(
+      '--backend <name>',
+      `tfjs backend: wasm, cpu, or tensorflow (needs @tensorflow/tfjs-node or -node-gpu installed) (default: ${fallback})`,
+    )
+    .option(
+      '--threads <n>',
+      'threads of the wasm backend (XNNPACK), 1 to 8; 1 runs the single-threaded build (default: the number of cores)',
+      integerAtLeast(1),
+    );
 }
 
 /** Values of {@link addModelOptions}. */
@@ -179,8 +186,8 @@ export function addTrainerOptions(cmd: Command, defaults: { epochs?: number; bat
       integerAtLeast(1),
       1,
     )
-    .option('--checkpoint-dir <dir>', 'write a checkpoint after every epoch (and on Ctrl-C) to this folder')
-    .option('--resume', 'continue from the checkpoint in --checkpoint-dir', false);
+    .option('--checkpoint-dir <dir>', 'write a checkpoint after every epoch (and on Ctrl-C) to this folder; one that holds a checkpoint already needs --resume')
+    .option('--resume', 'continue the run whose checkpoint is in --checkpoint-dir, exactly where it stopped (with none there: start fresh, saying so)', false);
 }
 
 /** Values of {@link addDataOptions}. */

@@ -8,11 +8,10 @@
  * deletes a folder of someone else's files.
  */
 
-import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 
-import { folderState } from '../node/atomic.js';
+import { folderState, guardedWrite, removeAbandoned, replaceFolder, temporarySibling } from '../node/atomic.js';
 import { FileFormatError } from '../errors.js';
 import { OptionError } from './errors.js';
 
@@ -41,32 +40,27 @@ export interface StagedOutput {
  */
 export async function stageOutput(target: string, flag: string): Promise<StagedOutput> {
   const final = resolve(target);
+  // What a killed run of ours left beside the folder goes first (a cut swap is completed).
+  await removeAbandoned(final);
   const state = await folderState(final, { file: RESULTS_FILE, formats: [RESULTS_FORMAT] });
   if (state === 'file') throw new OptionError(flag, 'a folder to write results to', `${final} (a file)`);
   if (state === 'foreign') {
     throw new OptionError(flag, `a new or empty folder, or one written by ckaad before (with ${RESULTS_FILE})`, `${final} (holds other files)`);
   }
-  const parent = dirname(final);
-  await mkdir(parent, { recursive: true });
-  const dir = join(parent, `.${basename(final)}.${randomBytes(6).toString('hex')}.tmp`);
+  await mkdir(dirname(final), { recursive: true });
+  const dir = await temporarySibling(final);
   await mkdir(dir);
   return {
     target: final,
     dir,
-    async commit() {
-      try {
-        if (await stat(final).catch(() => null)) {
-          const old = `${dir}.old`;
-          await rename(final, old);
-          await rename(dir, final);
-          await rm(old, { recursive: true, force: true });
-        } else {
-          await rename(dir, final);
+    commit: () =>
+      guardedWrite(async () => {
+        try {
+          await replaceFolder(dir, final);
+        } catch (e) {
+          throw new FileFormatError(final, `cannot move the results into place (${(e as Error).message}); they are in ${dir}`);
         }
-      } catch (e) {
-        throw new FileFormatError(final, `cannot move the results into place (${(e as Error).message}); they are in ${dir}`);
-      }
-    },
+      }),
     async discard() {
       await rm(dir, { recursive: true, force: true });
     },

@@ -22,7 +22,7 @@ architecture, options the dataset cannot satisfy) · 2 bad command line (unknown
 option) · 3 internal error (set CKAAD_DEBUG=1 for the stack) · 130 interrupted (Ctrl-C).
 Failures print one line "ckaad: error: …" on stderr; earlier outputs are never left half-replaced.
 
-Quick start (offline, ~3 minutes on 2 cores):  ckaad demo
+Quick start (offline, a few minutes on 2 cores; about 85 s of CPU time):  npx ckaad demo
 Real use needs ImageNet weights for the backbone (--weights model.safetensors), e.g. from
 huggingface.co/timm/resnet18.tv_in1k or huggingface.co/timm/wide_resnet50_2.tv_in1k.`;
 

@@ -18,8 +18,13 @@ export interface Progress {
    * (e.g. the current loss).
    */
   update(done: number, info?: string): void;
-  /** Ends the display (a final log line without a terminal). */
+  /** Ends the display of a completed run (a final "done, N images in …" line without a terminal). */
   stop(info?: string): void;
+  /**
+   * Ends the display of an interrupted run: "interrupted at n/N images after …", where n is
+   * the last update's count — never "done".
+   */
+  interrupt(info?: string): void;
 }
 
 /** "1m05s", "12s", "2h03m". */
@@ -54,6 +59,7 @@ export function rate(done: number, total: number, elapsedMs: number): { perSecon
 export function startProgress(io: CliIo, label: string, total: number, unit = 'images'): Progress {
   const started = io.now();
   const short = unit === 'images' ? 'img' : unit;
+  let reached = 0;
   const numbers = (done: number) => {
     const { perSecond, etaSeconds } = rate(done, total, io.now() - started);
     return { speed: `${perSecond.toFixed(1)} ${short}/s`, eta: formatDuration(etaSeconds) };
@@ -71,12 +77,18 @@ export function startProgress(io: CliIo, label: string, total: number, unit = 'i
     bar.start(total, 0, { speed: '–', remaining: '?', info: '' });
     return {
       update(done, info = '') {
+        reached = done;
         const n = numbers(done);
         bar.update(done, { speed: n.speed, remaining: n.eta, info });
       },
       stop(info = '') {
         const n = numbers(total);
         bar.update(total, { speed: n.speed, remaining: '0s', info });
+        bar.stop();
+      },
+      interrupt(info = '') {
+        const n = numbers(reached);
+        bar.update(reached, { speed: n.speed, remaining: 'interrupted', info });
         bar.stop();
       },
     };
@@ -90,6 +102,7 @@ export function startProgress(io: CliIo, label: string, total: number, unit = 'i
   };
   return {
     update(done, info = '') {
+      reached = done;
       const now = io.now();
       if (now - lastLog >= LOG_INTERVAL_MS) {
         lastLog = now;
@@ -100,6 +113,11 @@ export function startProgress(io: CliIo, label: string, total: number, unit = 'i
       const elapsed = (io.now() - started) / 1000;
       const { perSecond } = rate(total, total, io.now() - started);
       io.err(`${label}: done, ${total} ${unit} in ${formatDuration(elapsed)} (${perSecond.toFixed(1)} ${short}/s)${info ? ` · ${info}` : ''}\n`);
+    },
+    interrupt(info = '') {
+      const elapsedMs = io.now() - started;
+      const percent = total > 0 ? Math.floor((100 * reached) / total) : 100;
+      io.err(`${label}: interrupted at ${reached}/${total} ${unit} (${percent}%) after ${formatDuration(elapsedMs / 1000)}${info ? ` · ${info}` : ''}\n`);
     },
   };
 }

@@ -173,12 +173,15 @@ export async function trainOnSplit(o: TrainOnSplitOptions): Promise<TrainOutcome
       if (!io.isTTY && e.validationAuroc !== null) log(io, `${o.label}: epoch ${e.epoch} validation AUROC ${e.validationAuroc.toFixed(4)}`);
     },
   });
-  (progress as Progress | null)?.stop();
+  const shown = progress as Progress | null;
   if (result.status === 'aborted') {
+    shown?.interrupt();
     result.autoencoder.dispose();
     const where = trainer.options.checkpoint === null ? '' : `; checkpoint in ${trainer.options.checkpoint.location} (resume with --resume)`;
-    throw new InterruptedError(`training interrupted after ${result.steps} steps${where}`);
+    const epoch = Math.min(result.epochs + 1, o.trainer.epochs);
+    throw new InterruptedError(`training interrupted after step ${result.steps} of ${totalSteps} (epoch ${epoch} of ${o.trainer.epochs})${where}`);
   }
+  shown?.stop();
   return {
     trainer,
     result,

@@ -8,11 +8,18 @@
  * request (elastic anomalies) behind the same two members. Two optional members tell the
  * trainer more: whether a dataset is `random` (its features cannot be cached) and a
  * `recipe` to rebuild it in a worker thread.
+ *
+ * Random datasets and exact resume: the trainer passes every draw a *draw key* (the number of
+ * the training step it is for). A random dataset derives the randomness of a keyed draw from
+ * its seed and the key alone ({@link drawRng}), never from a generator that runs on from call
+ * to call: then the main thread and a feature worker draw the same images for the same step,
+ * and a run resumed from a checkpoint draws exactly what the uninterrupted run drew.
  */
 
 import * as tf from '@tensorflow/tfjs-core';
 
 import { InvalidArgumentError, ShapeMismatchError } from '../errors.js';
+import { Rng } from '../nn/random.js';
 import type { ElasticOptions } from './elastic.js';
 
 /**
@@ -32,13 +39,19 @@ export interface ImageDataset {
    * The images at `indices`, in that order, preprocessed: `[indices.length, H, W, 3]`.
    * Every call returns a new tensor the caller disposes. All batches of one dataset have the
    * same H and W.
+   *
+   * `key` (training passes one: the step number, an integer ≥ 0) identifies the draw. A
+   * random dataset must give the same images for the same indices and key — derive the draw's
+   * randomness from the seed and the key, e.g. with {@link drawRng} — so that training is
+   * reproducible across threads and resumes exactly; without a key it may draw from a running
+   * generator. Fixed datasets ignore the key.
    */
-  batch(indices: readonly number[]): tf.Tensor4D;
+  batch(indices: readonly number[], key?: number): tf.Tensor4D;
   /**
    * True when `batch` draws new images on every call (e.g. elastic anomalies), false when
    * the same indices always give the same images. The trainer caches the features of
    * non-random datasets only. Optional: when absent, the trainer finds out by drawing
-   * image 0 twice.
+   * image 0 twice (without a key).
    */
   readonly random?: boolean;
   /**
@@ -84,6 +97,38 @@ export function tensorDataset(images: tf.Tensor4D): ImageDataset {
       return tf.tidy(() => tf.gather(images, tf.tensor1d(Array.from(indices), 'int32')));
     },
   };
+}
+
+/**
+ * The generator of one keyed draw of a random dataset: a function of `seed` and `key` alone
+ * (a hash of the two seeds a fresh {@link Rng}), so that a draw can be repeated anywhere —
+ * in a feature worker, or after resuming from a checkpoint.
+ *
+ * @param seed The dataset's seed (a safe integer).
+ * @param key The draw key (an integer in [0, 2^53)); training uses the step number.
+ * @throws InvalidArgumentError naming `key` when it is not such an integer.
+ *
+ * @example
+ * ```ts
+ * const rng = drawRng(seed, key); // the same numbers for the same (seed, key), on any thread
+ * ```
+ */
+export function drawRng(seed: number, key: number): Rng {
+  if (!Number.isSafeInteger(key) || key < 0) throw new InvalidArgumentError('key', 'an integer ≥ 0 (the draw key, e.g. the step number)', String(key));
+  if (!Number.isSafeInteger(seed)) throw new InvalidArgumentError('seed', 'a safe integer', String(seed));
+  // Two independent 32-bit hashes of (seed, key), joined into a 53-bit seed.
+  const words = [seed >>> 0, Math.floor(seed / 2 ** 32) >>> 0, key >>> 0, Math.floor(key / 2 ** 32) >>> 0];
+  const hash = (salt: number): number => {
+    let h = salt >>> 0;
+    for (const w of words) {
+      h = Math.imul(h ^ w, 0x85ebca6b) >>> 0;
+      h = (h ^ (h >>> 13)) >>> 0;
+      h = Math.imul(h, 0xc2b2ae35) >>> 0;
+      h = (h ^ (h >>> 16)) >>> 0;
+    }
+    return h;
+  };
+  return new Rng(hash(0x9e3779b9) * 2 ** 21 + (hash(0x7f4a7c15) >>> 11));
 }
 
 /** Throws unless `indices` is a non-empty list of integers in [0, size). */
@@ -167,8 +212,8 @@ export interface PixelStack {
  * `recipe`. The pixel bytes are copied to the worker once.
  *
  * - `pixels`: `pixelDataset(stack)` (decoded images, preprocessed per batch);
- * - `elastic`: `elasticDataset(stack, options)` (a fresh elastic anomaly per draw; the
- *   worker draws from its own generator seeded with `options.seed`).
+ * - `elastic`: `elasticDataset(stack, options)` (a fresh elastic anomaly per draw; keyed
+ *   draws are the same in the worker as on the main thread, see {@link drawRng}).
  */
 export type DatasetRecipe =
   | { kind: 'pixels'; stack: PixelStack }

@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { preprocessImages } from '../backbone/preprocess.js';
 import { InvalidArgumentError } from '../errors.js';
 import { Rng } from '../nn/random.js';
-import { checkIndices, type ImageDataset, type PixelStack } from './image-dataset.js';
+import { checkIndices, drawRng, type ImageDataset, type PixelStack } from './image-dataset.js';
 import { elasticTransformPixels, type ElasticOptions } from './elastic.js';
 
 export type { PixelStack };
@@ -69,13 +69,18 @@ export function pixelDataset(stack: PixelStack): ImageDataset {
  * transformation of normal image i, drawn afresh on every `batch` call (alpha 200,
  * sigma 5, fill 0 and uint8 rounding by default — the reference applies torchvision's
  * `ElasticTransform(alpha=200)` to PIL images). It is marked random (never cached) and
- * carries a recipe for the trainer's feature worker, which draws from its own generator
- * seeded with the same `seed`.
+ * carries a recipe for the trainer's feature worker.
+ *
+ * A draw with a key (training passes the step number) takes its fields from
+ * `drawRng(seed, key)`: the same indices and key give the same anomalies on any thread and
+ * after a resume. A draw without a key takes them from the dataset's own running generator
+ * (seeded with `seed`).
  *
  * @example
  * ```ts
  * const anomalies = elasticDataset(batch, { seed: 0 });
- * const a = anomalies.batch([0, 1, 2]); // [3, 256, 256, 3], new fields each call
+ * const a = anomalies.batch([0, 1, 2]);    // [3, 256, 256, 3], new fields each call
+ * const b = anomalies.batch([0, 1, 2], 7); // the fields of draw 7: the same every time
  * ```
  */
 export function elasticDataset(stack: PixelStack, options: ElasticOptions & { seed?: number } = {}): ImageDataset {
@@ -85,14 +90,14 @@ export function elasticDataset(stack: PixelStack, options: ElasticOptions & { se
   const settings: ElasticOptions = { round: true, ...elastic };
   return {
     size: stack.count,
-    // A fresh anomaly per draw: never cached; a feature worker draws from its own generator
-    // seeded alike.
+    // A fresh anomaly per draw: never cached; keyed draws are the same in a feature worker.
     random: true,
     recipe: { kind: 'elastic', stack, options: { seed, ...elastic } },
-    batch(indices: readonly number[]): tf.Tensor4D {
+    batch(indices: readonly number[], key?: number): tf.Tensor4D {
       checkIndices(indices, stack.count, 'indices');
+      const draw = key === undefined ? rng : drawRng(seed, key);
       const raw = gather(stack, indices);
-      const warped = elasticTransformPixels(raw, [indices.length, stack.size, stack.size, 3], rng, settings);
+      const warped = elasticTransformPixels(raw, [indices.length, stack.size, stack.size, 3], draw, settings);
       return toInput(warped, indices.length, stack.size);
     },
   };

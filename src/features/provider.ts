@@ -95,13 +95,13 @@ class Part {
     return this.store?.stats() ?? null;
   }
 
-  /** Starts computing, in the worker, what {@link features} will need for `indices`. */
-  prefetch(indices: readonly number[]): void {
+  /** Starts computing, in the worker, what {@link features} will need for `indices` in draw `key`. */
+  prefetch(indices: readonly number[], key: number): void {
     if (this.worker === null) return;
     if (this.store === null) {
-      const result = this.worker.request(this.name, indices);
+      const result = this.worker.request(this.name, indices, key);
       result.catch(() => undefined); // awaited (or discarded) by features()
-      this.prefetched.push({ key: indices.join(','), result });
+      this.prefetched.push({ key: drawName(indices, key), result });
       return;
     }
     const missing = unique(indices).filter((i) => !this.store?.has(i) && !this.staged.has(i) && !this.inflight.has(i));
@@ -125,9 +125,9 @@ class Part {
     this.filling.push(fill);
   }
 
-  /** The feature maps of images `indices`: per layer [n, h, w, c]. */
-  async features(indices: readonly number[]): Promise<tf.Tensor4D[]> {
-    if (this.store === null) return this.fresh(indices);
+  /** The feature maps of images `indices` in draw `key`: per layer [n, h, w, c]. */
+  async features(indices: readonly number[], key: number): Promise<tf.Tensor4D[]> {
+    if (this.store === null) return this.fresh(indices, key);
     // Cache-filling requests first: they may hold some of these images.
     const filling = this.filling.splice(0);
     await Promise.all(filling);
@@ -167,19 +167,19 @@ class Part {
   }
 
   /** A random (or uncached) dataset: computed for this draw, never stored. */
-  private async fresh(indices: readonly number[]): Promise<tf.Tensor4D[]> {
+  private async fresh(indices: readonly number[], key: number): Promise<tf.Tensor4D[]> {
     this.computed += indices.length;
-    if (this.worker === null) return this.extractTensors(indices);
-    const key = indices.join(',');
+    if (this.worker === null) return this.extractTensors(indices, key);
+    const name = drawName(indices, key);
     let result: WorkerFeatures;
     const head = this.prefetched.shift();
-    if (head !== undefined && head.key === key) {
+    if (head !== undefined && head.key === name) {
       result = await head.result;
     } else {
       // Not what was prefetched (not expected in training): drop every prefetch and ask anew.
       if (head !== undefined) this.prefetched.unshift(head);
       await this.drain();
-      result = await this.worker.request(this.name, indices);
+      result = await this.worker.request(this.name, indices, key);
     }
     return result.maps.map((data, l) => tf.tensor4d(data, result.shapes[l] as [number, number, number, number]));
   }
@@ -192,9 +192,9 @@ class Part {
     });
   }
 
-  /** Backbone features of `indices` on this thread, as tensors. */
-  private extractTensors(indices: readonly number[]): tf.Tensor4D[] {
-    const images = this.dataset.batch(indices);
+  /** Backbone features of `indices` (draw `key`) on this thread, as tensors. */
+  private extractTensors(indices: readonly number[], key?: number): tf.Tensor4D[] {
+    const images = this.dataset.batch(indices, key);
     try {
       const [n, h, w, c] = images.shape;
       if (images.rank !== 4 || n !== indices.length || h !== this.imageSize[0] || w !== this.imageSize[1] || c !== 3) {
@@ -219,6 +219,11 @@ class Part {
       tf.dispose(maps);
     }
   }
+}
+
+/** What identifies a draw: its indices and key. */
+function drawName(indices: readonly number[], key: number): string {
+  return `${key}:${indices.join(',')}`;
 }
 
 function unique(indices: readonly number[]): number[] {
@@ -254,22 +259,25 @@ export class FeatureProvider {
     this.worker = worker;
   }
 
-  /** Feature maps of a step's normal and anomaly batches (anomalies: null for none). */
-  async batch(normal: readonly number[], anomalies: readonly number[] | null): Promise<BatchFeatures> {
-    const fN = await this.parts.normal.features(normal);
+  /**
+   * Feature maps of a step's normal and anomaly batches (anomalies: null for none). `key`
+   * identifies the draw (the step number): random datasets draw the images of that key.
+   */
+  async batch(normal: readonly number[], anomalies: readonly number[] | null, key: number): Promise<BatchFeatures> {
+    const fN = await this.parts.normal.features(normal, key);
     if (anomalies === null || this.parts.anomalies === null) return { normal: fN, anomalies: null };
     try {
-      return { normal: fN, anomalies: await this.parts.anomalies.features(anomalies) };
+      return { normal: fN, anomalies: await this.parts.anomalies.features(anomalies, key) };
     } catch (err) {
       tf.dispose(fN);
       throw err;
     }
   }
 
-  /** Starts computing (in the worker, if any) what the next {@link batch} call will need. */
-  prefetch(normal: readonly number[], anomalies: readonly number[] | null): void {
-    this.parts.normal.prefetch(normal);
-    if (anomalies !== null) this.parts.anomalies?.prefetch(anomalies);
+  /** Starts computing (in the worker, if any) what the next {@link batch} call (draw `key`) will need. */
+  prefetch(normal: readonly number[], anomalies: readonly number[] | null, key: number): void {
+    this.parts.normal.prefetch(normal, key);
+    if (anomalies !== null) this.parts.anomalies?.prefetch(anomalies, key);
   }
 
   /** Counts of computed and cached images, and the cache's contents. */

@@ -12,12 +12,12 @@
 
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 
 import { FileFormatError, InvalidArgumentError } from '../errors.js';
 import { MODEL_FORMAT } from '../io/saved-model.js';
 import type { Storage } from '../io/storage.js';
-import { folderState, replaceFolder, writeFileAtomic, writeJsonAtomic } from './atomic.js';
+import { folderState, guardedWrite, removeAbandoned, replaceFolder, temporarySibling, writeFileAtomic, writeJsonAtomic } from './atomic.js';
 
 /** The file and format that mark a folder as a saved ckaad model. */
 export const MODEL_MARKER = { file: 'model.json', formats: [MODEL_FORMAT] } as const;
@@ -91,18 +91,21 @@ export function modelFolder(dir: string, options: ModelFolderOptions = {}): Stor
     },
     resolvePath: (recorded) => resolve(target, recorded),
     async write(files) {
+      // What a killed save of this model left beside it goes first (it may hold the model).
+      await removeAbandoned(target);
       await checkModelTarget(target, options.overwrite === true, 'dir', 'options.overwrite: true');
-      const suffix = randomBytes(6).toString('hex');
-      const staging = join(dirname(target), `.${basename(target)}.${suffix}.tmp`);
-      try {
-        await mkdir(staging, { recursive: true });
-        for (const [name, bytes] of files) await writeFileAtomic(join(staging, name), bytes);
-        await replaceFolder(staging, target);
-      } catch (e) {
-        await rm(staging, { recursive: true, force: true });
-        if (e instanceof FileFormatError) throw e;
-        throw new FileFormatError(target, `cannot write model (${(e as Error).message})`);
-      }
+      const staging = await temporarySibling(target);
+      await guardedWrite(async () => {
+        try {
+          await mkdir(staging, { recursive: true });
+          for (const [name, bytes] of files) await writeFileAtomic(join(staging, name), bytes);
+          await replaceFolder(staging, target);
+        } catch (e) {
+          await rm(staging, { recursive: true, force: true });
+          if (e instanceof FileFormatError) throw e;
+          throw new FileFormatError(target, `cannot write model (${(e as Error).message})`);
+        }
+      });
     },
   };
 }
@@ -141,9 +144,27 @@ async function readPointer(dir: string): Promise<Pointer | null> {
 }
 
 /**
+ * Removes what earlier runs of ckaad left in the checkpoint folder `dir`: generations other
+ * than the current one, staging folders of a save that was cut short, temporaries of the
+ * pointer file — only names of its own. Run before training (`ckaad train`) and after every
+ * save. Returns the names removed.
+ */
+export async function cleanCheckpointFolder(dir: string): Promise<string[]> {
+  const root = resolve(dir);
+  const pointer = await readPointer(root);
+  const removed = await removeAbandoned(join(root, CHECKPOINT_POINTER));
+  for (const entry of await readdir(root).catch(() => [] as string[])) {
+    if (entry !== pointer?.generation && (GENERATION.test(entry) || STAGING.test(entry))) {
+      await rm(join(root, entry), { recursive: true, force: true });
+      removed.push(entry);
+    }
+  }
+  return removed;
+}
+
+/**
  * The {@link Storage} of training checkpoints in folder `dir` (see the module notes). Writing
- * also removes what earlier runs of ckaad left there (older generations, staging folders of
- * an interrupted save) — only names of its own.
+ * also removes what earlier runs of ckaad left there ({@link cleanCheckpointFolder}).
  */
 export function checkpointFolder(dir: string): Storage {
   if (typeof dir !== 'string' || dir.length === 0) throw new InvalidArgumentError('dir', 'a folder path', String(dir));
@@ -154,26 +175,25 @@ export function checkpointFolder(dir: string): Storage {
       const pointer = await readPointer(root);
       return pointer === null ? null : readOrNull(join(root, pointer.generation, name));
     },
-    async write(files) {
-      await mkdir(root, { recursive: true });
-      const previous = await readPointer(root);
-      const sequence = previous === null ? 1 : Number(GENERATION.exec(previous.generation)?.[1]) + 1;
-      const generation = `gen-${String(sequence).padStart(8, '0')}-${randomBytes(4).toString('hex')}`;
-      const staging = join(root, `.${generation}.tmp`);
-      try {
-        await mkdir(staging);
-        for (const [name, bytes] of files) await writeFileAtomic(join(staging, name), bytes, { mkdir: false });
-        await rename(staging, join(root, generation));
-      } catch (e) {
-        await rm(staging, { recursive: true, force: true });
-        if (e instanceof FileFormatError) throw e;
-        throw new FileFormatError(join(root, generation), `cannot write checkpoint (${(e as Error).message})`);
-      }
-      await writeJsonAtomic(join(root, CHECKPOINT_POINTER), { format: CHECKPOINT_FOLDER_FORMAT, generation } satisfies Pointer);
-      // The pointer names the new generation: older ones and abandoned staging folders can go.
-      for (const entry of await readdir(root)) {
-        if (entry !== generation && (GENERATION.test(entry) || STAGING.test(entry))) await rm(join(root, entry), { recursive: true, force: true });
-      }
-    },
+    write: (files) =>
+      guardedWrite(async () => {
+        await mkdir(root, { recursive: true });
+        const previous = await readPointer(root);
+        const sequence = previous === null ? 1 : Number(GENERATION.exec(previous.generation)?.[1]) + 1;
+        const generation = `gen-${String(sequence).padStart(8, '0')}-${randomBytes(4).toString('hex')}`;
+        const staging = join(root, `.${generation}.tmp`);
+        try {
+          await mkdir(staging);
+          for (const [name, bytes] of files) await writeFileAtomic(join(staging, name), bytes, { mkdir: false });
+          await rename(staging, join(root, generation));
+        } catch (e) {
+          await rm(staging, { recursive: true, force: true });
+          if (e instanceof FileFormatError) throw e;
+          throw new FileFormatError(join(root, generation), `cannot write checkpoint (${(e as Error).message})`);
+        }
+        await writeJsonAtomic(join(root, CHECKPOINT_POINTER), { format: CHECKPOINT_FOLDER_FORMAT, generation } satisfies Pointer);
+        // The pointer names the new generation: older ones and abandoned staging folders can go.
+        await cleanCheckpointFolder(root);
+      }),
   };
 }

@@ -18,6 +18,7 @@ import type { FeatureWorkerInit, Platform, RandomAccessFile, SpillFile } from '.
 import { FeatureWorker } from './feature-worker/client.js';
 import type { FeatureWorkerOptions } from './feature-worker/client.js';
 import { checkpointFolder } from './folders.js';
+import { installThreadedWasm } from './wasm-threads.js';
 
 /** What a path that is not a regular file is, for the error message. */
 function notARegularFile(info: Stats): string {
@@ -135,6 +136,7 @@ export const NODE_PLATFORM: Platform = {
   sha256File,
   absolutePath: (path) => resolve(path),
   cores: () => availableParallelism(),
+  installThreadedWasm,
 };
 
 /** Installs {@link NODE_PLATFORM} unless it is installed (idempotent; also across ckaad's ESM and CJS builds). */

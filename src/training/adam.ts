@@ -1,7 +1,10 @@
 /**
  * Adam optimisers for the auto-encoder and the discriminator, and their exact save/restore.
  *
- * Both use `tf.train.adam(lr, 0.5, 0.999)` (the authors' betas, SPEC §4). The trainer always
+ * Both use `tf.train.adam(lr, 0.5, 0.999, 1e-8)`: the authors' betas (SPEC §4) and PyTorch's
+ * ε, not tfjs's default 1e-7. Adam's first update is lr·g/(|g| + ε) per weight, so with
+ * 1e-7 every weight whose gradient is below ~1e-6 moved visibly less than in the authors'
+ * code from the very first step (scripts/fidelity, docs/fidelity.md). The trainer always
  * passes gradients as an array in the fixed order of a module's `parameters()`, so Adam's
  * i-th moment slot belongs to the i-th parameter; checkpoints store the moments under the
  * parameter's own name (`m.<name>`, `v.<name>`), independent of tfjs's global variable names.
@@ -26,6 +29,17 @@ interface NamedTensor {
 /** Adam's β₁ and β₂ in the authors' code. */
 export const ADAM_BETAS = [0.5, 0.999] as const;
 
+/**
+ * Adam's ε in the authors' code: PyTorch's default (tfjs's own default is 1e-7). Given
+ * explicitly, it is also the same on every backend: left unset, tfjs takes the active backend's
+ * `epsilon()` — 1e-7 on cpu and wasm, but 1e-4 on webgl, whose `floatPrecision()` reports 16
+ * whenever float32 rendering is enabled (tfjs-backend-webgl 4.22 skips its float32 probe in
+ * exactly that case) — so webgl's first discriminator step moved the weights differently and
+ * its L_adv and scores differed from cpu's. 1e-8 is a normal float32 (webgl computes in
+ * float32 where it can render float32, which the browser test checks).
+ */
+export const ADAM_EPSILON = 1e-8;
+
 /** The scalar part of an Adam state, stored in the checkpoint's JSON. */
 export interface AdamScalars {
   /** Number of `applyGradients` calls so far. */
@@ -46,16 +60,7 @@ function internals(optimizer: tf.AdamOptimizer): AdamInternals {
   return optimizer as unknown as AdamInternals;
 }
 
-/**
- * Adam's ε, the same on every backend. Left unset, tfjs takes the active backend's
- * `epsilon()`: 1e-7 on cpu and wasm, but 1e-4 on webgl, whose `floatPrecision()` reports 16
- * whenever float32 rendering is enabled (tfjs-backend-webgl 4.22 skips its float32 probe in
- * exactly that case) — so webgl's first discriminator step moved the weights differently and
- * its L_adv and scores differed from cpu's. 1e-7 is what cpu and wasm always used.
- */
-export const ADAM_EPSILON = 1e-7;
-
-/** A new Adam optimiser with the authors' betas (0.5, 0.999) and {@link ADAM_EPSILON}. */
+/** A new Adam optimiser with the authors' betas (0.5, 0.999) and ε ({@link ADAM_EPSILON}). */
 export function createAdam(learningRate: number): tf.AdamOptimizer {
   return tf.train.adam(learningRate, ADAM_BETAS[0], ADAM_BETAS[1], ADAM_EPSILON);
 }

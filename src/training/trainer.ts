@@ -12,7 +12,9 @@
  *
  * Features come from the run's provider (`features/provider.ts`): computed once per image
  * and cached for datasets that never change, afresh for random ones (elastic anomalies), on
- * the main thread or one step ahead in a feature worker. BatchNorm in eval mode and instance
+ * the main thread or one step ahead in a feature worker. Every draw carries the step number
+ * as its key, from which random datasets derive their randomness: a resumed run, with or
+ * without a worker, draws exactly what the uninterrupted run drew. BatchNorm in eval mode and instance
  * norm are per image, so an image's features and reconstruction do not depend on its batch.
  */
 
@@ -225,10 +227,12 @@ export class CKAADTrainer {
             break training;
           }
           const anomalyIndices = state.anomalies?.next() ?? null;
-          const features = await provider.batch(batches[b], anomalyIndices);
+          // The step number is the draw key: random datasets (elastic anomalies) draw the
+          // same images for it on any thread and after a resume.
+          const features = await provider.batch(batches[b], anomalyIndices, state.step);
           // While this step trains, a feature worker (if any) computes the next step's features.
           const upcoming = nextStep(state, b, batches, epochRng, data.normal.size, o);
-          if (upcoming !== null) provider.prefetch(upcoming.normal, upcoming.anomalies);
+          if (upcoming !== null) provider.prefetch(upcoming.normal, upcoming.anomalies, state.step + 1);
           const values = await trainStep(models, features.normal, features.anomalies, settings);
           state.step += 1;
           state.batchInEpoch = b + 1;

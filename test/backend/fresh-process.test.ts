@@ -3,16 +3,15 @@
 // ckaad sources) is bundled once with the package's own tsup settings, exactly as dist is
 // built, and each scenario then runs in its own Node process.
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
-import { build, type Options } from 'tsup';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import tsupConfig from '../../tsup.config.js';
+import { bundleFixture } from './fixtures/bundle-fixture.js';
+import type { BuiltFixture } from './fixtures/bundle-fixture.js';
 
 const run = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -28,31 +27,16 @@ interface Report {
   [key: string]: unknown;
 }
 
-// Inside the repository, so that the bundle's externals resolve from node_modules.
-let outDir = '';
+let fixture: BuiltFixture | null = null;
 let bundle = '';
 
 beforeAll(async () => {
-  const cacheDir = join(root, 'node_modules', '.cache');
-  mkdirSync(cacheDir, { recursive: true });
-  outDir = mkdtempSync(join(cacheDir, 'ckaad-fresh-process-'));
-  const library = (Array.isArray(tsupConfig) ? tsupConfig[0] : tsupConfig) as Options;
-  await build({
-    ...library,
-    entry: { 'fresh-process': join(here, 'fixtures', 'fresh-process.ts') },
-    format: ['esm'],
-    outDir,
-    dts: false,
-    sourcemap: false,
-    clean: false,
-    silent: true,
-    config: false,
-  });
-  bundle = join(outDir, 'fresh-process.js');
+  fixture = await bundleFixture(root, 'fresh-process', join(here, 'fixtures', 'fresh-process.ts'));
+  bundle = fixture.file;
 }, 120_000);
 
 afterAll(() => {
-  if (outDir !== '') rmSync(outDir, { recursive: true, force: true });
+  fixture?.remove();
 });
 
 async function scenario(...args: string[]): Promise<Report> {

@@ -161,6 +161,11 @@ describe('protocol options', () => {
     expectFailure(await runCli(trainIdx(['--micro-batches', '0'])), EXIT.usage, /option '--micro-batches <k>' argument '0' is invalid/);
   });
 
+  it('--threads below 1, or with another backend than wasm', async () => {
+    expectFailure(await runCli(trainIdx(['--threads', '0'])), EXIT.usage, /option '--threads <n>' argument '0' is invalid/);
+    expectFailure(await runCli(trainIdx(['--threads', '2'])), EXIT.usage, /Invalid --threads: expected to be given only with the wasm backend .*found --backend cpu/);
+  });
+
   it('k larger than the number of anomaly classes', async () => {
     const r = await runCli(trainIdx(['--k', '10']));
     expectFailure(r, EXIT.usage, /Invalid --k: expected at most the number of anomaly classes, 9 \('Trouser', .*'Ankle boot'\), found 10\./);
@@ -196,6 +201,19 @@ describe('model options', () => {
     expectFailure(await runCli([...base(), '--layers', 'layer2,layer5']), EXIT.usage, /option '--layers <list>' argument 'layer2,layer5' is invalid\. .*unknown: layer5/);
     expectFailure(await runCli([...base(), '--layers', 'layer1,layer3']), EXIT.usage, /Invalid --layers: expected consecutive layers/);
     expectFailure(await runCli([...base(), '--image-size', '32']), EXIT.usage, /Invalid --image-size: .*64/);
+  });
+
+  it('train --top-k larger than the image fails at once (before reading any data), naming --top-k', async () => {
+    const noData = train(['--dataset', 'mvtec', '--root', join(scratch.dir, 'no-such-dataset'), '--category', 'weave']);
+    const r = await runCli([...noData, '--top-k', '5000', '--image-size', '64']);
+    expectFailure(r, EXIT.usage, /Invalid --top-k: expected an integer in \[1, 4096\] \(H·W of 64×64 images\) or 'mean', found 5000/);
+    expect(r.errLines).toHaveLength(1);
+    // The same for the demo, before it generates its data.
+    const out = join(scratch.dir, 'demo-top-k');
+    const d = await runCli(['demo', '--backend', 'cpu', '--top-k', '5000', '--out', out]);
+    expectFailure(d, EXIT.usage, /Invalid --top-k: expected an integer in \[1, 4096\]/);
+    expect(d.errLines).toHaveLength(1);
+    expect(await readdir(scratch.dir)).not.toContain('demo-top-k');
   });
 
   it('a weights file for another architecture, and a missing one', async () => {

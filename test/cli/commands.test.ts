@@ -47,7 +47,7 @@ describe('train → eval → score', () => {
     expect(r.code, r.err).toBe(EXIT.ok);
     expect(r.out).toMatch(/^\| epoch \|\s+L_rec \|\s+L_adv \|\s+L_D \| val AUROC \| seconds \|$/m);
     expect(r.out).toMatch(/^\|\s+1 \| \d\.\d{4} \| \d\.\d{4} \|\s+\d+\.\d{4} \|\s+— \|/m);
-    expect(r.out).toMatch(/CKAPatch: 2 steps in \d+s; 1 unreadable image skipped \(--on-bad-image skip\)\. Model saved to /);
+    expect(r.out).toMatch(/CKAPatch: 2 steps in \d+s; no validation split, so no decision threshold is stored \(`ckaad score` then needs --threshold to label images\); 1 unreadable image skipped \(--on-bad-image skip\)\. Model saved to /);
     expect(r.err).toContain(`warning: skipped ${corrupt}: `);
     expect(r.err).toContain('labelled anomalies: elastic transformations of the normal images');
     expect(r.err).toContain('warning: no --weights given: the backbone is randomly initialised');
@@ -120,5 +120,12 @@ describe('demo', () => {
     expect((await readdir(out)).sort()).toEqual(['data', 'heatmaps', 'results.json', 'results.md']);
     expect((await readdir(join(out, 'heatmaps'))).sort()).toEqual(['weave-ckapatch', 'weave-recon']);
     expect((await stat(join(out, 'data', 'weave', 'ground_truth'))).isDirectory()).toBe(true);
+    // Per-image paths point at the images in the output folder, not into its deleted staging folder.
+    const paths = results.models.flatMap((m: { images: { path: string }[] }) => m.images.map((i) => i.path));
+    expect(paths.length).toBeGreaterThan(0);
+    for (const path of paths) {
+      expect(path.startsWith(join(out, 'data', 'weave', 'test') + '/')).toBe(true);
+      expect((await stat(path)).isFile()).toBe(true);
+    }
   });
 });

@@ -17,6 +17,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { useBackend } from '../../src/backend/select.js';
 import { EXIT } from '../../src/cli/errors.js';
+import { checkpointFolder } from '../../src/node/folders.js';
+import { readCheckpointState } from '../../src/training/checkpoint.js';
 import tsupConfig from '../../tsup.config.js';
 import { scratchDir, tinySynthetic, untrainedModel } from './helpers.js';
 
@@ -63,6 +65,18 @@ describe('the ckaad executable', () => {
     expect(h.stderr).toBe('');
   });
 
+  it('writing to a closed pipe (`ckaad train --help | head`): exit 0, nothing on stderr', async () => {
+    for (const args of [['train', '--help'], ['--help']]) {
+      const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout.destroy(); // the reader is gone before ckaad writes its first byte
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => void (stderr += chunk.toString()));
+      const code = await new Promise<number | null>((done) => child.on('close', (c) => done(c)));
+      expect(stderr).toBe('');
+      expect(code).toBe(EXIT.ok);
+    }
+  });
+
   it('a bad option value: exit 2 and one line naming the option', () => {
     const r = ckaad(['train', '--dataset', 'mvtec', '--root', synthetic, '--category', 'weave', '--model', join(scratch.dir, 'm'), '--ratio', '1.5']);
     expect(r.code).toBe(EXIT.usage);
@@ -95,6 +109,40 @@ describe('the ckaad executable', () => {
     expect(results.heatmaps).toEqual(['heatmaps/hole_000.png', 'heatmaps/good_000.png']);
     const png = await readFile(join(out, results.heatmaps[0]));
     expect(png.subarray(1, 4).toString()).toBe('PNG');
+  });
+
+  it('two quick Ctrl-Cs during training with a checkpoint: exit 130, the checkpoint in force is complete', async () => {
+    const dir = join(scratch.dir, 'ckpt-double');
+    const child = spawn(
+      process.execPath,
+      [MAIN, 'train', '--dataset', 'mvtec', '--root', synthetic, '--category', 'weave', '--image-size', '64', '--epochs', '50', '--batch-size', '2',
+        '--backend', 'wasm', '--model', join(scratch.dir, 'double-model'), '--checkpoint-dir', dir],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    const exited = new Promise<number | null>((done) => child.on('close', (code) => done(code)));
+    await new Promise<void>((ready) => {
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        if (stderr.includes('labelled anomalies')) ready();
+      });
+    });
+    await new Promise((wait) => setTimeout(wait, 3000)); // into the training loop
+    child.kill('SIGINT');
+    await new Promise<void>((seen) => {
+      const poll = setInterval(() => {
+        if (stderr.includes('stopping after the current step')) {
+          clearInterval(poll);
+          seen();
+        }
+      }, 5);
+    });
+    child.kill('SIGINT'); // while the trainer writes its checkpoint, or just before
+    expect(await exited).toBe(EXIT.interrupted);
+    expect(stderr).not.toMatch(/: done, /);
+    // Whatever the second signal cut, the checkpoint in force reads as a complete one.
+    const saved = await readCheckpointState(checkpointFolder(dir));
+    if (saved !== null) expect(saved.progress.step).toBeGreaterThan(0);
   });
 
   it('Ctrl-C during the demo: exit 130, earlier output intact, nothing half-written', async () => {

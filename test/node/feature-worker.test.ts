@@ -4,63 +4,43 @@
  * settings), on the tiny real model (resnet18 {layer2, layer3}, random weights, 64×64).
  */
 
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
 import * as tf from '@tensorflow/tfjs-core';
-import { build, type Options } from 'tsup';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { ResNetExtractorOptions, ResNetFeatureExtractor } from '../../src/backbone/extractor.js';
 import { elasticDataset, pixelDataset } from '../../src/data/pixel-dataset.js';
 import type { PixelStack } from '../../src/data/pixel-dataset.js';
 import { BackendError } from '../../src/errors.js';
-import { Rng } from '../../src/nn/random.js';
 import type { ImageDataset } from '../../src/data/image-dataset.js';
 import type { StepLog, TrainingResult } from '../../src/training/history.js';
 import type { TrainerOptions } from '../../src/training/options.js';
 import { CKAADTrainer } from '../../src/training/trainer.js';
 import type { TrainingData } from '../../src/training/trainer.js';
 import { FeatureWorker } from '../../src/node/feature-worker/client.js';
-import tsupConfig from '../../tsup.config.js';
-import { SIZE, setUpBackend, tinyExtractor } from '../training/fixtures.js';
+import { SIZE, randomPixels, setUpBackend, tinyExtractor } from '../training/fixtures.js';
+import { buildWorkerFile } from '../training/worker-file.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..', '..');
 const EXTRACTOR: ResNetExtractorOptions = { arch: 'resnet18', layers: ['layer2', 'layer3'], weights: 'random', seed: 0 };
 
-let outDir = '';
+let removeWorker = (): void => undefined;
 let workerFile = '';
 let extractor: ResNetFeatureExtractor;
 
-/** `count` random RGB images of SIZE × SIZE. */
-function pixels(count: number, seed: number): PixelStack {
-  const rng = new Rng(seed);
-  const images = Uint8Array.from({ length: count * SIZE * SIZE * 3 }, () => Math.floor(rng.next() * 256));
-  return { images, count, size: SIZE };
-}
-
-const normalStack = pixels(4, 1);
-const anomalyStack = pixels(2, 2);
+const normalStack: PixelStack = randomPixels(4, 1);
+const anomalyStack: PixelStack = randomPixels(2, 2);
 
 beforeAll(async () => {
   await setUpBackend();
   extractor = await tinyExtractor();
-  const cacheDir = join(root, 'node_modules', '.cache');
-  mkdirSync(cacheDir, { recursive: true });
-  outDir = mkdtempSync(join(cacheDir, 'ckaad-feature-worker-'));
   // The worker entry exactly as tsup.config.ts builds it, into a private directory.
-  const configs = (Array.isArray(tsupConfig) ? tsupConfig : [tsupConfig]) as Options[];
-  const config = configs.find((c) => JSON.stringify(c.entry).includes('feature-worker'));
-  if (config === undefined) throw new Error('tsup.config.ts has no feature-worker entry');
-  await build({ ...config, outDir, sourcemap: false, silent: true, config: false });
-  workerFile = join(outDir, 'feature-worker.js');
+  const built = await buildWorkerFile();
+  workerFile = built.file;
+  removeWorker = built.remove;
 }, 120_000);
 
 afterAll(() => {
   extractor.dispose();
-  if (outDir !== '') rmSync(outDir, { recursive: true, force: true });
+  removeWorker();
 });
 
 async function train(options: TrainerOptions, data: TrainingData, withOptions = true): Promise<{ steps: StepLog[]; result: TrainingResult }> {

@@ -7,12 +7,14 @@
 import { execFile } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { DIST_FILES, ensureFreshDist } from '../fresh-dist.js';
 
 const exec = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -27,7 +29,6 @@ interface PackageJson {
 }
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as PackageJson;
 
-const DIST_FILES = ['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts'];
 // 1 − cos([1,0],[1,1]) averaged with 1 − cos([3,4],[3,4]) = 0 (paper eq. 2).
 const EXPECTED_LOSS = (1 - Math.SQRT1_2) / 2;
 
@@ -42,27 +43,6 @@ async function sh(cmd: string, args: string[], cwd: string, timeout = 240_000): 
   }
 }
 
-/** Newest modification time under `dir` (recursively), in ms. */
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
-/** True if every dist entry exists and is newer than every input of the build. */
-function distIsFresh(): boolean {
-  const inputs = [join(root, 'package.json'), join(root, 'tsup.config.ts'), join(root, 'tsconfig.json')];
-  const newestInput = Math.max(newestMtime(join(root, 'src')), ...inputs.map((p) => statSync(p).mtimeMs));
-  try {
-    return Math.min(...DIST_FILES.map((f) => statSync(join(root, f)).mtimeMs)) > newestInput;
-  } catch {
-    return false;
-  }
-}
-
 /** Runs a consumer script in the project and parses its last stdout line as JSON. */
 async function runConsumer(project: string, file: string): Promise<Record<string, unknown>> {
   const out = await sh(process.execPath, [file], project, 60_000);
@@ -74,8 +54,7 @@ let project = '';
 let packedFiles: string[] = [];
 
 beforeAll(async () => {
-  if (!distIsFresh()) await sh(npm, ['run', 'build'], root);
-  expect(distIsFresh()).toBe(true);
+  await ensureFreshDist();
 
   work = mkdtempSync(join(tmpdir(), 'ckaad-pack-'));
   // The build above is what `prepack` would run; skip it so the packed dist is the checked one.
@@ -141,10 +120,20 @@ describe('packed tarball', () => {
     expect(packedFiles).toContain('dist/feature-worker.js');
     const r = await runConsumer(project, 'default.mjs');
     expect(r.backend).toBe('wasm');
+    const cores = Math.min(availableParallelism(), 8);
+    expect(r.threads).toEqual(cores > 1 ? { requested: cores, threads: cores, fallback: null } : null);
     // Both builds found dist/feature-worker.js and computed every image's features there.
     for (const build of [r.esm, r.cjs]) expect(build).toEqual({ worker: 'wasm', steps: 2, computed: 4 });
     // One copy of every class per module format: an error thrown by ckaad/node is ckaad's.
     expect(r.errorClasses).toEqual({ esm: 'shared', cjs: 'shared' });
+  });
+
+  it('the CJS build starts the multi-threaded wasm backend', async () => {
+    const r = await runConsumer(project, 'threads.cjs');
+    expect(r.backend).toBe('wasm');
+    expect(r.status).toEqual({ requested: 2, threads: 2, fallback: null });
+    expect(r.sum).toBe(4 * 6 * 6 * 36);
+    expect(r.warnings).toEqual([]);
   });
 
   it('loading the CJS and the ESM build in one process registers no gradient or kernel twice', async () => {

@@ -65,6 +65,13 @@ export function textures(count: number, seed: number, blob = false): tf.Tensor4D
   return tf.tidy(() => preprocessImages(tf.tensor4d(data, [count, SIZE, SIZE, 3]), { size: SIZE }));
 }
 
+/** `count` random RGB images of `size` × `size` (0…255), seeded. */
+export function randomPixels(count: number, seed: number, size = SIZE): { images: Uint8Array; count: number; size: number } {
+  const rng = new Rng(seed);
+  const images = Uint8Array.from({ length: count * size * size * 3 }, () => Math.floor(rng.next() * 256));
+  return { images, count, size };
+}
+
 /** All parameters of a module as plain arrays, by name. */
 export function snapshot(parameters: Map<string, tf.Variable>): Map<string, Float32Array> {
   return new Map([...parameters].map(([name, v]) => [name, (v.dataSync() as Float32Array).slice()]));

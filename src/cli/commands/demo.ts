@@ -10,7 +10,7 @@
  * `--weights` is given: the numbers show that the machinery works, not what CKAAD achieves.
  */
 
-import { join } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 
 import { InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
@@ -36,7 +36,7 @@ import { buildExtractor, modelConfig, trainOnSplit } from '../training.js';
 import type { ModelResult } from './eval.js';
 import { trainerOptionsOf } from './train.js';
 
-/** Defaults of the demo, sized to finish well within 5 minutes on 2 cores with the (default) wasm backend. */
+/** Defaults of the demo: about 85 s of CPU time with the (default) wasm backend, a few minutes on 2 cores. */
 export const DEMO_DEFAULTS = {
   out: 'ckaad-demo',
   imageSize: 64,
@@ -55,6 +55,7 @@ export const DEMO_DEFAULTS = {
 export interface DemoValues extends ModelValues {
   out: string;
   backend?: string;
+  threads?: number;
   classes: SyntheticClass[];
   strategies: Strategy[];
   trainCount: number;
@@ -108,14 +109,29 @@ export async function runDemo(v: DemoValues, ctx: CommandContext): Promise<Recor
   const { io } = ctx;
   const started = io.now();
   const config = await modelConfig({ ...v, seed: v.seed });
-  const out = await stageOutput(v.out, '--out');
   // σ = 4 and top-100 are the paper's values at 256×256: keep them the same size relative to the image.
   const scoring = {
     sigma: v.sigma ?? (4 * v.imageSize) / 256,
     topK: v.topK ?? Math.max(1, Math.round((100 * v.imageSize * v.imageSize) / (256 * 256))),
   };
+  // Every strategy's options, checked before anything is written (errors name the flag).
+  const trainers = new Map(
+    v.strategies.map((strategy) => [
+      strategy,
+      trainerOptionsOf(
+        { strategy, epochs: v.epochs, batchSize: v.batchSize, lr: v.lr, dLr: 1e-4, clipNorm: 1, seed: v.seed, sigma: scoring.sigma, topK: scoring.topK, resume: false, microBatches: 1 },
+        config.imageSize,
+      ),
+    ]),
+  );
+  const out = await stageOutput(v.out, '--out');
+  /** Where a file written into the staging folder is once the run has succeeded. */
+  const finalPath = (path: string): string => {
+    const rel = relative(out.dir, path);
+    return rel === '' || rel.startsWith('..') || isAbsolute(rel) ? path : join(out.target, rel);
+  };
   try {
-    const backend = await selectBackend(v.backend);
+    const backend = await selectBackend(v.backend, v.threads);
     const settings = configuration(v, backend, config.extractor.layers, scoring);
     log(io, `ckaad demo: ${Object.entries(settings).map(([k, x]) => `${k} ${Array.isArray(x) ? x.join(',') : String(x)}`).join('; ')}`);
     if (v.weights === undefined) {
@@ -142,19 +158,7 @@ export async function runDemo(v: DemoValues, ctx: CommandContext): Promise<Recor
         // Any r_l > 0 turns on the industrial setting's elastic anomalies (one per normal image).
         const split = trainingSplit(dataset, { ratio: 0.05, k: 1, validationFraction: 0, seed: v.seed });
         for (const strategy of v.strategies) {
-          const trainer = trainerOptionsOf({
-            strategy,
-            epochs: v.epochs,
-            batchSize: v.batchSize,
-            lr: v.lr,
-            dLr: 1e-4,
-            clipNorm: 1,
-            seed: v.seed,
-            sigma: scoring.sigma,
-            topK: scoring.topK,
-            resume: false,
-            microBatches: 1,
-          });
+          const trainer = trainers.get(strategy) as ReturnType<typeof trainerOptionsOf>;
           const outcome = await trainOnSplit({
             split,
             imageSize: config.imageSize,
@@ -198,6 +202,10 @@ export async function runDemo(v: DemoValues, ctx: CommandContext): Promise<Recor
               imageSize: config.imageSize,
               trainSeconds: outcome.seconds,
               ...evaluation,
+              // The data is read from the staging folder, which becomes --out: record where the
+              // images will be.
+              images: evaluation.images.map((i) => ({ ...i, path: finalPath(i.path) })),
+              skipped: evaluation.skipped.map((k) => ({ ...k, path: finalPath(k.path) })),
             });
           } finally {
             autoencoder.dispose();
@@ -256,7 +264,7 @@ export function registerDemo(program: Command, ctx: CommandContext): void {
   const d = DEMO_DEFAULTS;
   const cmd = program
     .command('demo')
-    .summary('generate synthetic defects, train Recon and CKAPatch, compare them (offline, ~3 min)')
+    .summary('generate synthetic defects, train Recon and CKAPatch, compare them (offline, a few minutes)')
     .description(
       'Generate the synthetic fine-grained defect set, train Recon and CKAPatch on it, and print image AUROC, pixel AUROC ' +
         'and PRO side by side with the wall time. Writes the data, results.json, results.md and heat maps (and with ' +

@@ -12,8 +12,6 @@ import { basename, resolve } from 'node:path';
 import { Option } from 'commander';
 import type { Command } from 'commander';
 
-import { loadModel } from '../../io/saved-model.js';
-import { modelFolder } from '../../node/folders.js';
 import { selectBackend } from '../backend.js';
 import type { CommandContext } from '../context.js';
 import { DATASET_KINDS, openDataset } from '../dataset.js';
@@ -21,6 +19,7 @@ import type { CliDataset, CliItem, DatasetKind } from '../dataset.js';
 import { OptionError } from '../errors.js';
 import { evaluate } from '../evaluation.js';
 import type { Evaluation } from '../evaluation.js';
+import { openModel, weightsFiles } from '../models.js';
 import { log, println } from '../io.js';
 import { addBackendOption, addJsonOption, integerAtLeast, parseHeatmaps } from '../options.js';
 import { RESULTS_FILE, RESULTS_FORMAT, fmt, markdownTable, safeName, stageOutput, writeJson, writeText } from '../output.js';
@@ -34,6 +33,8 @@ export interface EvalValues {
   root: string;
   category?: string;
   normalClass?: string;
+  /** Backbone weights files, when they are no longer where the models record them. */
+  weights?: string[];
   out: string;
   heatmaps: number | 'all';
   batchSize: number;
@@ -42,6 +43,7 @@ export interface EvalValues {
   onBadImage: 'skip' | 'fail';
   json: boolean;
   backend?: string;
+  threads?: number;
 }
 
 /** One model's row of the results. */
@@ -50,6 +52,56 @@ export interface ModelResult extends Evaluation {
   path: string;
   strategy: string | null;
   imageSize: number;
+  /**
+   * The decision threshold stored with the model (best F1 on its validation split) and F1 /
+   * ACC on this test split at it; null for a model stored without one.
+   */
+  storedThreshold?: ThresholdMetrics | null;
+}
+
+/** F1 and accuracy of the decision "anomalous when score ≥ threshold". */
+export interface ThresholdMetrics {
+  threshold: number;
+  /** Null when the images do not carry labels of both classes. */
+  f1: number | null;
+  accuracy: number | null;
+}
+
+/**
+ * F1 and accuracy on `labels` (1 = anomalous) of calling every score ≥ `threshold`
+ * anomalous — the same decision and F1 formula as the best-F1 metric, at a fixed threshold.
+ */
+export function metricsAtThreshold(labels: readonly number[], scores: readonly number[], threshold: number): ThresholdMetrics {
+  let tp = 0;
+  let fp = 0;
+  let fn = 0;
+  let tn = 0;
+  labels.forEach((label, i) => {
+    const flagged = scores[i] >= threshold;
+    if (label === 1 && flagged) tp++;
+    else if (label === 1) fn++;
+    else if (flagged) fp++;
+    else tn++;
+  });
+  if (tp + fn === 0 || fp + tn === 0) return { threshold, f1: null, accuracy: null };
+  const precision = tp + fp === 0 ? 0 : tp / (tp + fp);
+  const recall = tp / (tp + fn);
+  return { threshold, f1: (2 * (precision * recall)) / (precision + recall + 1e-16), accuracy: (tp + tn) / labels.length };
+}
+
+/** The decision thresholds of `ckaad eval`: each model's stored one next to this test split's best-F1 one. */
+export function thresholdTable(results: readonly ModelResult[]): string {
+  const headers = ['model', 'stored threshold', 'F1 at it', 'ACC at it', 'best-F1 threshold', 'best F1', 'ACC at best'];
+  const rows = results.map((r) => [
+    r.name,
+    r.storedThreshold ? r.storedThreshold.threshold.toPrecision(6) : 'none',
+    fmt(r.storedThreshold?.f1),
+    fmt(r.storedThreshold?.accuracy),
+    r.metrics.threshold === null ? '—' : r.metrics.threshold.toPrecision(6),
+    fmt(r.metrics.f1),
+    fmt(r.metrics.accuracy),
+  ]);
+  return markdownTable(headers, rows, headers.slice(1));
 }
 
 /** A seeded subset of at most `n` test items keeping the normal/anomalous proportion. */
@@ -109,16 +161,17 @@ export async function runEval(v: EvalValues, ctx: CommandContext): Promise<Recor
   const { io } = ctx;
   const models = v.model ?? [];
   if (models.length === 0) throw new OptionError('--model', 'at least one model folder written by `ckaad train`', 'none');
+  const weights = await weightsFiles(v.weights);
   const out = await stageOutput(v.out, '--out');
   try {
-    const backend = await selectBackend(v.backend);
+    const backend = await selectBackend(v.backend, v.threads);
     const dataset = await openDataset(v);
     const items = v.maxTest === undefined ? dataset.test : stratifiedSubset(dataset.test, v.maxTest, v.seed);
     log(io, `ckaad eval: ${describeTest(dataset, items, dataset.test.length)}; backend ${backend}`);
     const names = modelNames(models);
     const results: ModelResult[] = [];
     for (const [i, dir] of models.entries()) {
-      const model = await loadModel(modelFolder(dir));
+      const model = await openModel(dir, weights);
       try {
         const evaluation = await evaluate({
           model: { ...model, imageSize: model.imageSize },
@@ -132,7 +185,10 @@ export async function runEval(v: EvalValues, ctx: CommandContext): Promise<Recor
           io,
           signal: ctx.signal,
         });
-        results.push({ name: names[i], path: resolve(dir), strategy: model.record.training?.strategy ?? null, imageSize: model.imageSize, ...evaluation });
+        const stored = model.scoring.threshold;
+        const storedThreshold =
+          stored === null ? null : metricsAtThreshold(evaluation.images.map((im) => im.label ?? 0), evaluation.images.map((im) => im.score), stored);
+        results.push({ name: names[i], path: resolve(dir), strategy: model.record.training?.strategy ?? null, imageSize: model.imageSize, ...evaluation, storedThreshold });
       } finally {
         model.dispose();
       }
@@ -153,14 +209,24 @@ export async function runEval(v: EvalValues, ctx: CommandContext): Promise<Recor
       models: results,
     };
     const table = metricsTable(results);
+    const thresholds = thresholdTable(results);
+    const thresholdNote =
+      'Decision thresholds: "stored" is the one saved with the model (best F1 on its validation split at training time; `ckaad score` uses it); ' +
+      '"best-F1" is the best one on this test split, which the F1 and ACC columns above use.';
     const title = `# ckaad eval: ${describeTest(dataset, items, dataset.test.length)}`;
     await writeJson(`${out.dir}/${RESULTS_FILE}`, report);
-    await writeText(`${out.dir}/results.md`, `${title}\n\n${table}\n`);
+    await writeText(`${out.dir}/results.md`, `${title}\n\n${table}\n\n${thresholds}\n\n${thresholdNote}\n`);
     await out.commit();
+    for (const r of results) {
+      if (r.storedThreshold === null) log(io, `note: ${r.name} stores no decision threshold (it was trained without a validation split)`);
+    }
     if (v.json) println(io, JSON.stringify(report, null, 2));
     else {
       println(io, table);
       println(io);
+      println(io, thresholds);
+      println(io);
+      println(io, thresholdNote);
       println(io, `Results, per-image scores and heat maps in ${out.target}`);
     }
     return report;
@@ -190,6 +256,11 @@ export function registerEval(program: Command, ctx: CommandContext): void {
     .requiredOption('--root <dir>', 'dataset folder')
     .option('--category <name>', 'object category (mvtec, visa)')
     .option('--normal-class <name>', 'the normal class (as used for training)')
+    .option(
+      '--weights <file>',
+      "backbone weights, if they moved since training: used for the models whose model.json records this file's SHA-256 (repeat for models on different weights)",
+      collect,
+    )
     .option('--out <dir>', 'results folder (replaced as a whole when the run succeeds)', 'ckaad-eval')
     .option('--heatmaps <n>', "number of heat-map overlays per model (half anomalous, half normal), or 'all'", parseHeatmaps, 16)
     .option('--batch-size <n>', 'images scored at once', integerAtLeast(1), 16)

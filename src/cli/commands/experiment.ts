@@ -35,6 +35,7 @@ import { formatDuration } from '../progress.js';
 export interface ExperimentValues {
   results?: string;
   backend?: string;
+  threads?: number;
   weights?: string;
   only?: string;
   checkpoints: boolean;
@@ -118,7 +119,7 @@ export async function runExperimentCommand(protocolPath: string, v: ExperimentVa
     return 'completed';
   }
 
-  const backend = await selectBackend(v.backend);
+  const backend = await selectBackend(v.backend, v.threads);
   log(io, `ckaad experiment: backend ${backend}`);
   const started = io.now();
   const elapsed = () => formatDuration((io.now() - started) / 1000);

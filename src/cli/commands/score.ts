@@ -1,7 +1,11 @@
 /**
  * `ckaad score`: anomaly scores and heat maps for any images with a saved model.
  *
- *   ckaad score --model models/bottle photos/ extra.png --out scored --threshold 0.31
+ *   ckaad score --model models/bottle photos/ extra.png --out scored
+ *
+ * Each image is labelled anomalous when its score reaches the decision threshold: the one
+ * stored with the model (best F1 on its validation split at training time) unless
+ * `--threshold` overrides it; a model stored without one gives scores only, with a note.
  */
 
 import { stat } from 'node:fs/promises';
@@ -12,13 +16,12 @@ import type { Command } from 'commander';
 
 import { FileFormatError } from '../../errors.js';
 import { IMAGE_EXTENSIONS, isImageFile, listImages } from '../../node/readers/files.js';
-import { loadModel } from '../../io/saved-model.js';
-import { modelFolder } from '../../node/folders.js';
 import { selectBackend } from '../backend.js';
 import type { CommandContext } from '../context.js';
 import type { CliItem } from '../dataset.js';
 import { OptionError } from '../errors.js';
 import { evaluate } from '../evaluation.js';
+import { openModel, weightsFiles } from '../models.js';
 import { log, println } from '../io.js';
 import { addBackendOption, addJsonOption, integerAtLeast, numberIn, parseHeatmaps } from '../options.js';
 import { RESULTS_FILE, RESULTS_FORMAT, markdownTable, stageOutput, writeJson, writeText } from '../output.js';
@@ -30,9 +33,12 @@ export interface ScoreValues {
   heatmaps: number | 'all';
   batchSize: number;
   threshold?: number;
+  /** The backbone weights, when they are no longer where the model records them. */
+  weights?: string;
   onBadImage: 'skip' | 'fail';
   json: boolean;
   backend?: string;
+  threads?: number;
 }
 
 function stem(path: string): string {
@@ -70,14 +76,37 @@ export async function collectImages(paths: readonly string[]): Promise<CliItem[]
   });
 }
 
+/** Where the decision threshold of a `score` run comes from. */
+export type ThresholdSource = '--threshold' | 'model' | null;
+
+/**
+ * The threshold `score` labels images with: `--threshold` when given, else the one stored
+ * with the model (the best-F1 threshold on its validation split), else none.
+ */
+export function decisionThreshold(option: number | undefined, stored: number | null): { threshold: number | null; source: ThresholdSource } {
+  if (option !== undefined) return { threshold: option, source: '--threshold' };
+  if (stored !== null) return { threshold: stored, source: 'model' };
+  return { threshold: null, source: null };
+}
+
+/** One phrase saying which threshold labelled the images and how many it flags. */
+export function describeDecision(threshold: number | null, source: ThresholdSource, flagged: number, total: number): string {
+  if (threshold === null || source === null) {
+    return 'the model stores no decision threshold (it was trained without a validation split), so images get scores but no verdict; pass --threshold t to label them';
+  }
+  const from = source === 'model' ? "stored with the model: best F1 on its validation split; --threshold overrides it" : '--threshold';
+  return `threshold ${threshold.toPrecision(6)} (${from}) flags ${flagged} of ${total} images as anomalous`;
+}
+
 /** Runs `ckaad score`; returns the results.json contents. */
 export async function runScore(paths: string[], v: ScoreValues, ctx: CommandContext): Promise<Record<string, unknown>> {
   const { io } = ctx;
   const items = await collectImages(paths);
+  const weights = await weightsFiles(v.weights === undefined ? [] : [v.weights]);
   const out = await stageOutput(v.out, '--out');
   try {
-    const backend = await selectBackend(v.backend);
-    const model = await loadModel(modelFolder(v.model));
+    const backend = await selectBackend(v.backend, v.threads);
+    const model = await openModel(v.model, weights);
     log(io, `ckaad score: ${items.length} images with ${resolve(v.model)} (${model.record.extractor.arch}, ${model.imageSize}×${model.imageSize}); backend ${backend}`);
     let evaluation;
     try {
@@ -96,22 +125,26 @@ export async function runScore(paths: string[], v: ScoreValues, ctx: CommandCont
     } finally {
       model.dispose();
     }
-    const verdict = (score: number) => (v.threshold === undefined ? null : score >= v.threshold ? 'anomalous' : 'normal');
+    const { threshold, source } = decisionThreshold(v.threshold, model.scoring.threshold);
+    const verdict = (score: number) => (threshold === null ? null : score >= threshold ? 'anomalous' : 'normal');
     const images = evaluation.images.map((i) => ({ path: resolve(i.path), name: i.name, score: i.score, verdict: verdict(i.score) }));
+    const flagged = images.filter((i) => i.verdict === 'anomalous').length;
     const report = {
       format: RESULTS_FORMAT,
       version: 1,
       command: 'score',
       backend,
       model: resolve(v.model),
-      threshold: v.threshold ?? null,
+      threshold,
+      thresholdSource: source,
+      flagged: threshold === null ? null : flagged,
       images,
       skipped: evaluation.skipped,
       mapRange: evaluation.mapRange,
       heatmaps: evaluation.heatmaps,
       seconds: evaluation.seconds,
     };
-    const headers = v.threshold === undefined ? ['image', 'score'] : ['image', 'score', 'verdict'];
+    const headers = threshold === null ? ['image', 'score'] : ['image', 'score', 'verdict'];
     const table = markdownTable(
       headers,
       images.map((i) => [i.name, i.score.toFixed(4), ...(i.verdict === null ? [] : [i.verdict])]),
@@ -120,13 +153,15 @@ export async function runScore(paths: string[], v: ScoreValues, ctx: CommandCont
     await writeJson(`${out.dir}/${RESULTS_FILE}`, report);
     await writeText(`${out.dir}/results.md`, `# ckaad score: ${resolve(v.model)}\n\n${table}\n`);
     await out.commit();
+    const decision = describeDecision(threshold, source, flagged, images.length);
+    if (threshold === null) log(io, `note: ${decision}`);
     if (v.json) println(io, JSON.stringify(report, null, 2));
     else {
       println(io, table);
       const n = evaluation.skipped.length;
       const skipped = n > 0 ? ` (${n} unreadable image${n === 1 ? '' : 's'} skipped)` : '';
       println(io);
-      println(io, `${images.length} images scored${skipped}; heat maps in ${out.target}`);
+      println(io, `${images.length} images scored${skipped}${threshold === null ? '' : `; ${decision}`}; heat maps in ${out.target}`);
     }
     return report;
   } catch (e) {
@@ -148,7 +183,12 @@ export function registerScore(program: Command, ctx: CommandContext): void {
     .requiredOption('--model <dir>', 'a model folder written by `ckaad train`')
     .option('--out <dir>', 'results folder (replaced as a whole when the run succeeds)', 'ckaad-score')
     .option('--heatmaps <n>', "number of heat-map overlays, or 'all'", parseHeatmaps, 'all')
-    .option('--threshold <t>', 'also label each image: anomalous when its score ≥ t', numberIn(-Infinity, Infinity))
+    .option(
+      '--threshold <t>',
+      "label each image anomalous when its score ≥ t (default: the threshold stored with the model — best F1 on its validation split — if it has one)",
+      numberIn(-Infinity, Infinity),
+    )
+    .option('--weights <file>', "the backbone weights, if they moved since training (checked against the SHA-256 in the model's model.json)")
     .option('--batch-size <n>', 'images scored at once', integerAtLeast(1), 16)
     .addOption(new Option('--on-bad-image <action>', 'a corrupt image: skip it (counted in the summary) or stop').choices(['skip', 'fail']).default('fail'));
   addBackendOption(cmd);

@@ -11,8 +11,11 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 
 import { InvalidArgumentError } from '../../errors.js';
+import { checkTopK } from '../../validate.js';
 import { describeExtractor, saveModel, trainingRecord } from '../../io/saved-model.js';
-import { checkModelTarget, modelFolder } from '../../node/folders.js';
+import { removeAbandoned } from '../../node/atomic.js';
+import { checkModelTarget, checkpointFolder, cleanCheckpointFolder, modelFolder } from '../../node/folders.js';
+import { readCheckpointState } from '../../training/checkpoint.js';
 import { resolveTrainerOptions } from '../../training/options.js';
 import type { TrainerOptions } from '../../training/options.js';
 import type { EpochLog } from '../../training/history.js';
@@ -62,8 +65,12 @@ const TRAINER_FLAGS: Record<string, string> = {
   'options.microBatches': '--micro-batches',
 };
 
-/** The trainer's options from the flags, validated (errors name the flag). */
-export function trainerOptionsOf(v: TrainerValues): TrainerOptions & { batchSize: number; epochs: number; seed: number } {
+/**
+ * The trainer's options from the flags, validated (errors name the flag) — with `imageSize`,
+ * also against the image size as scoring will check them (top-k at most H·W), so that no
+ * run trains a model that `score` and `eval` would then refuse.
+ */
+export function trainerOptionsOf(v: TrainerValues, imageSize?: number): TrainerOptions & { batchSize: number; epochs: number; seed: number } {
   const options = {
     strategy: v.strategy,
     epochs: v.epochs,
@@ -83,6 +90,7 @@ export function trainerOptionsOf(v: TrainerValues): TrainerOptions & { batchSize
   };
   try {
     resolveTrainerOptions(options);
+    if (imageSize !== undefined) checkTopK(options.topK, 'options.topK', [imageSize, imageSize]);
   } catch (e) {
     if (e instanceof InvalidArgumentError && TRAINER_FLAGS[e.argument] !== undefined) throw asOptionError(e, TRAINER_FLAGS[e.argument]);
     throw e;
@@ -112,6 +120,34 @@ export function epochTable(history: readonly EpochLog[]): string {
 }
 
 /**
+ * Checks `--checkpoint-dir` against `--resume` before training and says what will happen:
+ * resuming (from which epoch and step), or starting fresh because the folder holds no
+ * checkpoint yet. Also removes what killed runs left in the folder (only ckaad's own names).
+ *
+ * @throws OptionError naming `--resume` when the folder holds a checkpoint and `resume` is
+ *   false: a new run never silently replaces an earlier run's checkpoint.
+ */
+export async function checkpointPlan(dir: string, resume: boolean, epochs: number): Promise<string> {
+  const location = resolve(dir);
+  const saved = await readCheckpointState(checkpointFolder(location));
+  await cleanCheckpointFolder(location);
+  if (saved === null) {
+    return resume ? `no checkpoint in ${location}: starting fresh` : `checkpoints go to ${location}`;
+  }
+  const p = saved.progress;
+  const where = `${p.epoch} epoch${p.epoch === 1 ? '' : 's'} and ${p.step} step${p.step === 1 ? '' : 's'} done`;
+  if (!resume) {
+    throw new OptionError(
+      '--checkpoint-dir',
+      'a folder without a checkpoint (add --resume to continue the run it holds, or pick another folder)',
+      `${location} (a checkpoint: ${where})`,
+    );
+  }
+  if (p.epoch >= epochs) return `resuming from ${location}: all ${epochs} epochs are done already (${where})`;
+  return `resuming from epoch ${p.epoch + 1}, step ${p.step + 1} (checkpoint in ${location}: ${where})`;
+}
+
+/**
  * Runs `ckaad train` (see the module notes).
  *
  * @returns the summary that `--json` prints.
@@ -119,10 +155,13 @@ export function epochTable(history: readonly EpochLog[]): string {
 export async function runTrain(v: TrainValues, ctx: CommandContext): Promise<Record<string, unknown>> {
   const { io } = ctx;
   const target = resolve(v.model);
+  // A save of this model that was killed may have left temporaries (even the model, moved aside).
+  await removeAbandoned(target);
   await checkModelTarget(target, v.overwrite, '--model', 'add --overwrite', OptionError);
-  const trainer = trainerOptionsOf(v);
   const config = await modelConfig({ ...v, seed: v.seed });
-  const backend = await selectBackend(v.backend);
+  const trainer = trainerOptionsOf(v, config.imageSize);
+  if (v.checkpointDir !== undefined) log(io, await checkpointPlan(v.checkpointDir, v.resume, v.epochs));
+  const backend = await selectBackend(v.backend, v.threads);
   const dataset = await openDataset(v);
   const split = trainingSplit(dataset, { ...v, seed: v.seed });
   log(io, `ckaad train: ${describeSplit(dataset, split)}; ${v.strategy.name} on ${config.extractor.arch} [${config.extractor.layers.join(', ')}] at ${config.imageSize}×${config.imageSize}, backend ${backend}`);
@@ -173,7 +212,11 @@ export async function runTrain(v: TrainValues, ctx: CommandContext): Promise<Rec
     } else {
       println(io, epochTable(result.history));
       println(io);
-      const best = result.best === null ? '' : `; best validation AUROC ${result.best.auroc.toFixed(4)} at epoch ${result.best.epoch} (kept)`;
+      const best =
+        result.best === null
+          ? '; no validation split, so no decision threshold is stored (`ckaad score` then needs --threshold to label images)'
+          : `; best validation AUROC ${result.best.auroc.toFixed(4)} at epoch ${result.best.epoch} (kept), decision threshold ` +
+            `${result.best.threshold.toPrecision(6)} (best F1 on the validation split; \`ckaad score\` uses it)`;
       const n = outcome.skipped.length;
       const skipped = n > 0 ? `; ${n} unreadable image${n === 1 ? '' : 's'} skipped (--on-bad-image skip)` : '';
       println(io, `${v.strategy.name}: ${result.steps} steps in ${formatDuration(outcome.seconds)}${best}${skipped}. Model saved to ${target}`);

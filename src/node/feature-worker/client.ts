@@ -24,6 +24,11 @@ export interface FeatureWorkerOptions {
   imageSize: [number, number];
   /** Path of the worker script. Default: {@link defaultWorkerFile}. */
   file?: string;
+  /**
+   * wasm: XNNPACK threads of the worker's backend. Default 1: the worker is a helper on
+   * another core while the main thread trains (on every core by default).
+   */
+  threads?: number;
 }
 
 /** The features of one request: one [n·h·w·c] array per layer and its [n, h, w, c] shape. */
@@ -120,6 +125,7 @@ export class FeatureWorker {
       worker.postMessage({
         type: 'init',
         backend: options.backend,
+        threads: options.threads ?? 1,
         extractor: options.extractor,
         datasets: options.datasets,
         imageSize: options.imageSize,
@@ -132,16 +138,17 @@ export class FeatureWorker {
   }
 
   /**
-   * The feature maps of images `indices` of dataset `dataset`, computed in the worker.
-   * Requests are served in the order they are made.
+   * The feature maps of images `indices` of dataset `dataset` (in draw `key`, for random
+   * datasets: see `ImageDataset.batch`), computed in the worker. Requests are served in the
+   * order they are made.
    */
-  request(dataset: DatasetName, indices: readonly number[]): Promise<WorkerFeatures> {
+  request(dataset: DatasetName, indices: readonly number[], key?: number): Promise<WorkerFeatures> {
     if (this.failure !== null) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new CkaadError('internal', 'The feature worker is closed.'));
     const id = this.nextId++;
     return new Promise<WorkerFeatures>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ type: 'features', id, dataset, indices: [...indices] });
+      this.worker.postMessage({ type: 'features', id, dataset, indices: [...indices], key: key ?? null });
     });
   }
 

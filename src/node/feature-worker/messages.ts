@@ -15,13 +15,16 @@ export type ToWorker =
       type: 'init';
       /** Backend the worker computes on (the main thread's, when bundled). */
       backend: 'cpu' | 'wasm';
+      /** wasm: XNNPACK threads of the worker's backend. */
+      threads: number;
       /** `createResNetExtractor` options (weights: a path, bytes or 'random'). */
       extractor: ResNetExtractorOptions;
       datasets: Partial<Record<DatasetName, DatasetRecipe>>;
       /** Expected [H, W] of every image batch. */
       imageSize: [number, number];
     }
-  | { type: 'features'; id: number; dataset: DatasetName; indices: number[] }
+  /** The features of `indices` of `dataset`; `key`: the draw key (see `ImageDataset.batch`), or null. */
+  | { type: 'features'; id: number; dataset: DatasetName; indices: number[]; key: number | null }
   | { type: 'close' };
 
 /** Worker → main thread. */

@@ -1,10 +1,11 @@
 /**
  * Entry point of the feature worker thread (built to dist/feature-worker.js; see
- * worker-client.ts for the main thread's side).
+ * client.ts for the main thread's side).
  *
  * It rebuilds the frozen extractor and the datasets from their recipes, then answers each
  * `features` request, in order, with the feature maps of the requested images: reading or
- * synthesising the images (elastic anomalies), preprocessing and running the backbone on
+ * synthesising the images (elastic anomalies: the draw of the request's key, the same as the
+ * main thread's), preprocessing and running the backbone on
  * the worker's own tfjs engine and backend — i.e. on the second core while the main thread
  * trains. The maps' buffers are transferred, not copied.
  */
@@ -42,7 +43,7 @@ function rebuild(recipe: DatasetRecipe): ImageDataset {
 }
 
 async function init(message: Extract<ToWorker, { type: 'init' }>): Promise<void> {
-  const backend = await useBackend(message.backend);
+  const backend = await useBackend(message.backend, message.backend === 'wasm' ? { threads: message.threads } : {});
   extractor = await createResNetExtractor(message.extractor);
   for (const name of Object.keys(message.datasets) as DatasetName[]) {
     const recipe = message.datasets[name];
@@ -57,7 +58,7 @@ async function features(message: Extract<ToWorker, { type: 'features' }>): Promi
   if (extractor === null || dataset === undefined) {
     throw new CkaadError('internal', `The feature worker has no dataset '${message.dataset}' (not initialised).`);
   }
-  const images = dataset.batch(message.indices);
+  const images = dataset.batch(message.indices, message.key ?? undefined);
   let maps: tf.Tensor4D[] = [];
   try {
     const [n, h, w, c] = images.shape;

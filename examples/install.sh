@@ -1,0 +1,1 @@
+npm install ckaad @tensorflow/tfjs-core

@@ -17,8 +17,11 @@ export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** A running browser and what its pages printed. */
 export interface Chromium {
   browser: Browser;
-  /** Opens a page whose console errors and uncaught exceptions are collected in `errors`. */
-  open(url: string): Promise<Page>;
+  /**
+   * Opens a page whose console errors and uncaught exceptions are collected in `errors`;
+   * `prepare` runs on the new page before it loads `url` (e.g. evaluateOnNewDocument).
+   */
+  open(url: string, prepare?: (page: Page) => Promise<void>): Promise<Page>;
   /** Console errors, failed requests and uncaught exceptions of every page opened so far. */
   errors: string[];
   close(): Promise<void>;
@@ -51,8 +54,9 @@ export async function launchChromium(options: { webgl?: boolean } = {}): Promise
   return {
     browser,
     errors,
-    async open(url) {
+    async open(url, prepare) {
       const page = await browser.newPage();
+      await prepare?.(page);
       page.on('console', (message) => {
         if (message.type() === 'error') errors.push(`console: ${message.text()}`);
       });

@@ -5,7 +5,7 @@
 // 1e-4 on webgl, 1e-7 on cpu), step 1's L_adv differed by 3 %.
 //
 // Slow (about three minutes: SwiftShader runs every shader on the CPU), so it is not in
-// `npm test`: `npm run test:browser` runs it (and CI does).
+// `npm test`; `npm run test:browser` runs it (and CI does).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TrainAndScoreResult } from '../../examples/browser/train-and-score.js';
 import { launchChromium, type Chromium } from './chromium.js';
 import { WEBGL_CONSUMER_ENTRY, bundleWithEsbuild, ensureBuilt, installPackedProject, runCase, runInNode, writeConsumer } from './consumer-project.js';
-import { serveFolder, type StaticServer } from './server.js';
+import { serveFolder, type StaticServer } from '../../web/server.js';
 
 const MINUTE = 60_000;
 const RUN = { size: 64, epochs: 1 };

@@ -5,10 +5,10 @@
 // compared with the same example run in Node on the same backend. The consumer is also built
 // with Vite and webpack 5 and run.
 //
-// Needs /usr/bin/chromium (.ci/run installs it) and the npm cache warm after `npm ci`; without
-// either it fails, it never skips. Takes about three minutes (the training runs three times in
-// the browser, twice in Node). webgl, slower on a software GPU, is in webgl.slow.ts
-// (`npm run test:browser`).
+// `npm run test:browser` (not `npm test`: minutes, not seconds). Needs /usr/bin/chromium
+// (.ci/run installs it) and the npm cache warm after `npm ci`; without either it fails, it never
+// skips. The training runs three times in the browser, twice in Node. webgl, slower on a
+// software GPU, is in webgl.browser.ts.
 import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,7 +29,7 @@ import {
   type BundleResult,
 } from './consumer-project.js';
 import type { CaseResult } from './fixtures/consumer/page.js';
-import { serveFolder, type StaticServer } from './server.js';
+import { serveFolder, type StaticServer } from '../../web/server.js';
 
 const MINUTE = 60_000;
 /** The wasm run: 64² images, 2 epochs (4 steps). */

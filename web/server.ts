@@ -1,8 +1,8 @@
 /**
- * A static file server for the browser tests, on 127.0.0.1 only: serves one folder, with the
- * content types pages need (`application/wasm` lets Chromium compile wasm while it streams) and,
- * when asked, the two headers that make a page cross-origin isolated (COOP/COEP), which threaded
- * wasm needs (`SharedArrayBuffer`).
+ * A static file server for the web page (`npm run web`) and the browser tests, on 127.0.0.1
+ * only: serves one folder, with the content types pages need (`application/wasm` lets Chromium
+ * compile wasm while it streams) and, when asked, the two headers that make a page
+ * cross-origin isolated (COOP/COEP), which threaded wasm needs (`SharedArrayBuffer`).
  */
 
 import { createReadStream, statSync } from 'node:fs';
@@ -36,10 +36,11 @@ export interface StaticServer {
 }
 
 /**
- * Serves `root` on 127.0.0.1 at a free port. `isolated` adds {@link ISOLATION_HEADERS} to every
- * response. Paths outside `root` are refused (403); missing files are 404.
+ * Serves `root` on 127.0.0.1 at `port` (default: a free one). `isolated` adds
+ * {@link ISOLATION_HEADERS} to every response. Paths outside `root` are refused (403); missing
+ * files are 404.
  */
-export async function serveFolder(root: string, options: { isolated?: boolean } = {}): Promise<StaticServer> {
+export async function serveFolder(root: string, options: { isolated?: boolean; port?: number } = {}): Promise<StaticServer> {
   const base = normalize(root);
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://127.0.0.1').pathname);
@@ -64,7 +65,7 @@ export async function serveFolder(root: string, options: { isolated?: boolean } 
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
   return {

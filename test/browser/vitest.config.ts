@@ -1,0 +1,8 @@
+// `npm run test:browser`: the tests in headless Chromium (test/browser/*.browser.ts). They take
+// minutes (npm pack + install, three bundlers, training in the page, webgl on a software GPU),
+// so `npm test` does not run them; CI runs both. Otherwise the suite's settings.
+import { defineConfig } from 'vitest/config';
+
+import base from '../../vitest.config.js';
+
+export default defineConfig({ ...base, test: { ...base.test, include: ['test/browser/**/*.browser.ts'], fileParallelism: false } });

@@ -2,7 +2,8 @@
 // cross-origin isolated, click the sample, train a tiny model in the page's worker, score; then
 // download the model and load it back; then bad input. Asserts no console errors, a score and
 // non-empty heat maps per test image, identical scores after download → upload, and a clear
-// message for each bad input with the page still working. Saves a screenshot
+// message for each bad input with the page still working; and `ckaad score` in Node gives the
+// page's scores with the downloaded model. Saves a screenshot
 // (test/browser/artifacts/web-page.png; docs/web-screenshot.png is a copy of one).
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,9 +13,13 @@ import { fileURLToPath } from 'node:url';
 import type { Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import sharp from 'sharp';
+
 import { buildWeb, type WebBuild } from '../../web/build.js';
+import { sampleSets } from '../../web/src/sample.js';
 import { serveFolder, type StaticServer } from '../../web/server.js';
 import { launchChromium, type Chromium } from './chromium.js';
+import { ROOT, ensureBuilt, sh } from './consumer-project.js';
 
 const MINUTE = 60_000;
 const here = dirname(fileURLToPath(import.meta.url));
@@ -151,6 +156,21 @@ describe('the web page', () => {
     expect(await shownScores()).toEqual(before);
     expect(await messages('error')).toEqual([]);
     expect(chromium.errors).toEqual([]);
+  }, 10 * MINUTE);
+
+  it('`ckaad score` in Node scores the sample with the downloaded model exactly as the page did', async () => {
+    await ensureBuilt();
+    const pageScores = await shownScores();
+    const images = join(work, 'sample-test');
+    mkdirSync(images);
+    for (const { name, image } of sampleSets().test) {
+      await sharp(Buffer.from(image.data), { raw: { width: image.width, height: image.height, channels: 3 } }).png().toFile(join(images, name));
+    }
+    const stdout = await sh(process.execPath, [join(ROOT, 'dist', 'cli', 'main.js'), 'score', '--model', downloads, images, '--json', '--out', join(work, 'scored')], ROOT);
+    const result = JSON.parse(stdout) as { images: Array<{ name: string; score: number }> };
+    // The CLI names an image by its path under the folder given, without the extension.
+    const nodeScores = Object.fromEntries(result.images.map((i) => [`${i.name.split('/').pop()}.png`, i.score]));
+    expect(nodeScores).toEqual(pageScores); // wasm in both, the same pixels: bit for bit
   }, 10 * MINUTE);
 
   it('says what is wrong with bad input, and keeps working', async () => {

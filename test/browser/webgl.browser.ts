@@ -1,11 +1,11 @@
 // ckaad on webgl in headless Chromium (SwiftShader, a software GPU): the consumer of
 // consumer.test.ts with @tensorflow/tfjs-backend-webgl registered trains and scores within
 // float32 rounding of the same run in Node on cpu (which consumer.test.ts shows equal to the
-// browser's cpu bit for bit). Before ckaad fixed Adam's ε (tfjs took the backend's epsilon():
-// 1e-4 on webgl, 1e-7 on cpu), step 1's L_adv differed by 3 %.
+// browser's cpu bit for bit). Before ckaad gave Adam its ε explicitly (tfjs took the backend's
+// epsilon(): 1e-4 on webgl, 1e-7 on cpu), step 1's L_adv differed by 3 %.
 //
-// Slow (about three minutes: SwiftShader runs every shader on the CPU), so it is not in
-// `npm test`; `npm run test:browser` runs it (and CI does).
+// Slow (about five minutes on a loaded machine: SwiftShader runs every shader on the CPU), so it
+// is not in `npm test`; `npm run test:browser` runs it (and CI does).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,15 +54,17 @@ describe('ckaad on webgl', () => {
     const { result, seconds } = await runCase(chromium, server.url, { kind: 'train', backend: 'webgl', ...RUN });
     const train = result.train as TrainAndScoreResult;
     expect(train.backend).toBe('webgl');
-    // Before the fix: 0.0158994 against 0.0164623 (3.4 %). Measured after: 1.3e-5.
     const lAdv = Math.abs(train.steps[0].lAdv - cpu.steps[0].lAdv) / cpu.steps[0].lAdv;
-    expect(lAdv).toBeLessThan(1e-4);
-    // Measured: 2.9e-4 (two training steps amplify the ~1e-6 rounding of single convolutions).
     const scores = maxRelativeDifference(train.scores, cpu.scores);
-    expect(scores).toBeLessThan(1e-3);
+    console.log(`[browser] webgl: step-1 L_adv within ${lAdv.toExponential(1)} of cpu, scores within ${scores.toExponential(1)} (relative); page ${seconds.toFixed(1)} s`);
+    // Before the fix: 0.0158994 against 0.0164623 (3.4 %). Measured after: 1.3e-5 (ε 1e-7 and 1e-8).
+    expect(lAdv).toBeLessThan(1e-4);
+    // Measured: 2.9e-4 with ε = 1e-7, 2.2e-3 with ε = 1e-8 (see docs/backends.md: Adam's first
+    // steps move each weight by about ±lr whatever the size of its gradient, once |g| ≫ ε, so
+    // float32 rounding in tiny gradients becomes whole steps; a smaller ε lets smaller ones through).
+    expect(scores).toBeLessThan(5e-3);
     expect(train.reloadedScores).toEqual(train.scores);
     // tfjs-backend-webgl warns about its texture pool on a software GPU; nothing else may appear.
     expect(chromium.errors.filter((e) => !/High memory usage in GPU/.test(e))).toEqual([]);
-    console.log(`[browser] webgl: step-1 L_adv within ${lAdv.toExponential(1)} of cpu, scores within ${scores.toExponential(1)} (relative); page ${seconds.toFixed(1)} s`);
   }, 15 * MINUTE);
 });

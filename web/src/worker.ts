@@ -24,7 +24,6 @@ import {
   loadModel,
   memoryStorage,
   pixelDataset,
-  renderSyntheticSample,
   saveModel,
   toPixelStack,
   trainingRecord,
@@ -39,11 +38,12 @@ import type {
   ResNetFeatureExtractor,
   Scorer,
   ScoringRecord,
-  SyntheticDefect,
   TrainingRecord,
 } from 'ckaad';
 
 import type { BackendChoice, ModelSummary, Picture, Reply, Request, SetName, TrainSettings } from './protocol.js';
+import { sampleSets } from './sample.js';
+import type { NamedImage } from './sample.js';
 
 /** The worker's global scope, as far as this file uses it (tsconfig has no WebWorker lib). */
 interface WorkerScope {
@@ -58,12 +58,6 @@ const LAYERS: LayerName[] = ['layer2', 'layer3'];
 const SCORE_BATCH = 8;
 /** File names the page accepts as images (besides files whose type says image/*). */
 const IMAGE_NAME = /\.(png|jpe?g|bmp|gif|webp|avif)$/i;
-
-/** An image of a set: its name and its pixels at its own size. */
-interface NamedImage {
-  name: string;
-  image: ImageBytes;
-}
 
 /** The model the worker scores with. */
 interface HeldModel {
@@ -177,24 +171,11 @@ async function loadImages(name: SetName, files: File[]): Promise<void> {
   post({ type: 'set', set: name, count: images.length, notes });
 }
 
-const DEFECTS: readonly SyntheticDefect[] = ['scratch', 'hole', 'stain'];
-
-/**
- * The built-in sample: woven textures from ckaad's synthetic generator, 32 normal and 8 with a
- * scratch, hole or stain for training, and 16 test images (8 normal, 8 defective).
- */
+/** The built-in sample (sample.ts). */
 function sample(): void {
-  const size = 64;
-  const render = (prefix: string, count: number, seed: number, defective: boolean): NamedImage[] =>
-    Array.from({ length: count }, (_, i) => {
-      const defect = defective ? DEFECTS[i % DEFECTS.length] : null;
-      const { image } = renderSyntheticSample('weave', defect, size, seed + i);
-      return { name: `${prefix}-${String(i + 1).padStart(2, '0')}${defect === null ? '' : `-${defect}`}.png`, image: { data: image, width: size, height: size, channels: 3 } };
-    });
-  sets.normal = render('normal', 32, 1000, false);
-  sets.defective = render('defective', 8, 2000, true);
-  sets.test = [...render('test-good', 8, 3000, false), ...render('test-bad', 8, 4000, true)];
+  const made = sampleSets();
   for (const name of ['normal', 'defective', 'test'] as const) {
+    sets[name] = made[name];
     post({ type: 'set', set: name, count: sets[name].length, notes: [] });
   }
 }

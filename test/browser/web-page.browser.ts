@@ -188,6 +188,16 @@ describe('the web page', () => {
     expect(notes.some((n) => /not images: notes\.txt/.test(n))).toBe(true);
     expect(await page.$eval('#count-normal', (e) => e.textContent)).toBe('none');
 
+    // Images of different sizes are resized, and the page says so.
+    await page.$eval('#messages', (m) => m.replaceChildren());
+    const pixels = (width: number, height: number) => sharp(Buffer.alloc(width * height * 3, 128), { raw: { width, height, channels: 3 } }).png();
+    await pixels(48, 48).toFile(join(bad, 'square.png'));
+    await pixels(64, 40).toFile(join(bad, 'wide.png'));
+    const defective = await page.$('#pick-defective');
+    await (defective as unknown as { uploadFile(...paths: string[]): Promise<void> }).uploadFile(join(bad, 'square.png'), join(bad, 'wide.png'));
+    await page.waitForFunction(() => document.getElementById('count-defective')?.textContent === '2 images', { timeout: MINUTE });
+    expect(await messages('note')).toEqual([expect.stringMatching(/2 different sizes \(48×48, 64×40\).*resized/)]);
+
     // Too few images: training says so.
     await page.$eval('#messages', (m) => m.replaceChildren());
     await page.click('#train');
@@ -213,9 +223,21 @@ describe('the web page', () => {
     expect(error).toMatch(/conv1\.weight|resnet18/);
     log(`bad weights: ${error.slice(0, 200)}`);
 
-    // The page is still usable: the loaded model's results are there, Train is enabled.
+    // The page is still usable: the loaded model's results are there, and it trains again;
+    // Stop ends that training after a step, and the stopped model scores the test images.
     expect(await page.$$eval('#gallery .card', (cards) => cards.length)).toBe(16);
-    expect(await page.$eval('#train', (b) => (b as HTMLButtonElement).disabled)).toBe(false);
+    await page.$eval('#weights', (input) => {
+      (input as HTMLInputElement).value = '';
+    });
+    await page.$eval('#messages', (m) => m.replaceChildren());
+    await setValue('epochs', '5');
+    await page.click('#train');
+    await waitForPhase(/step 1 of 15/, 5 * MINUTE);
+    await page.click('#stop');
+    await waitForPhase(/^Scored 16 images/, 5 * MINUTE);
+    expect(await page.$eval('#model-line', (e) => e.textContent)).toMatch(/Model \(trained\)/);
+    expect(await messages('note')).toEqual([expect.stringMatching(/^Training stopped after step [1-9]\d* of 15;/)]);
+    expect(await messages('error')).toEqual([]);
     expect(chromium.errors).toEqual([]);
   }, 10 * MINUTE);
 });

@@ -105,6 +105,7 @@ function onReply(reply: Reply): void {
       model = reply.model;
       renderModel();
       $('phase').textContent = `${reply.status === 'aborted' ? 'Stopped' : 'Trained'} in ${reply.seconds.toFixed(1)} s.`;
+      if (reply.status === 'aborted') message('note', `Training stopped after step ${reply.steps} of ${reply.totalSteps}; the model is the one of that step.`);
       if (counts.test === 0) setBusy(false, $('phase').textContent ?? '');
       return;
     case 'model':

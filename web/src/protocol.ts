@@ -75,7 +75,7 @@ export type Reply =
   | { type: 'set'; set: SetName; count: number; notes: string[] }
   | { type: 'phase'; text: string }
   | { type: 'progress'; progress: StepProgress }
-  | { type: 'trained'; model: ModelSummary; seconds: number; status: string }
+  | { type: 'trained'; model: ModelSummary; seconds: number; status: 'completed' | 'aborted'; steps: number; totalSteps: number }
   | { type: 'scores'; scores: number[]; maps: Float32Array; size: number; names: string[]; pictures: Picture[]; seconds: number }
   | { type: 'saved'; files: Record<string, Uint8Array> }
   | { type: 'model'; model: ModelSummary }

@@ -285,7 +285,7 @@ async function train(settings: TrainSettings, weights: File | null): Promise<voi
         extractor.dispose();
       },
     });
-    post({ type: 'trained', model: summary, seconds, status: result.status });
+    post({ type: 'trained', model: summary, seconds, status: result.status, steps: result.steps, totalSteps });
   } catch (err) {
     autoencoder?.dispose();
     extractor.dispose();

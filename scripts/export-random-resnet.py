@@ -21,25 +21,9 @@ import os
 import numpy as np
 import torch
 import torchvision
-
-
-def write_safetensors(path, tensors, metadata):
-    header = {'__metadata__': metadata}
-    blobs, offset = [], 0
-    for name, arr in tensors.items():
-        arr = np.ascontiguousarray(arr, dtype='<f4')
-        header[name] = {'dtype': 'F32', 'shape': list(arr.shape), 'data_offsets': [offset, offset + arr.nbytes]}
-        blobs.append(arr.tobytes())
-        offset += arr.nbytes
-    text = json.dumps(header).encode('utf-8')
-    text += b' ' * ((8 - len(text) % 8) % 8)
-    tmp = path + '.tmp'
-    with open(tmp, 'wb') as f:
-        f.write(len(text).to_bytes(8, 'little'))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
-    os.replace(tmp, path)
+import sys
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_file import write_safetensors  # noqa: E402
 
 
 def main():

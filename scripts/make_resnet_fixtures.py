@@ -38,6 +38,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 import torchvision
+import sys
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_file import write_safetensors  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures', 'resnet')
 INPUT_TENSOR_INDEX = 1000
@@ -69,24 +72,6 @@ def formula(name, shape, t):
     else:
         v = 1.0 + 0.25 * (2.0 * u - 1.0)
     return v.astype(np.float32).reshape(shape)
-
-
-def write_safetensors(path, tensors, metadata):
-    header = {'__metadata__': metadata}
-    blobs, offset = [], 0
-    for name, arr in tensors.items():
-        arr = np.ascontiguousarray(arr, dtype='<f4')
-        header[name] = {'dtype': 'F32', 'shape': list(arr.shape), 'data_offsets': [offset, offset + arr.nbytes]}
-        blobs.append(arr.tobytes())
-        offset += arr.nbytes
-    text = json.dumps(header, separators=(',', ':')).encode()
-    text += b' ' * (-len(text) % 8)
-    with open(path, 'wb') as f:
-        f.write(struct.pack('<Q', len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
-    print(f'wrote {path} ({os.path.getsize(path)} bytes)')
 
 
 def rel_l2(a, b):

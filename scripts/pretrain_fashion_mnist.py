@@ -25,6 +25,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 import torchvision
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_file import write_safetensors  # noqa: E402
 
 MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
@@ -43,26 +45,6 @@ def to_input(images):
     x = np.repeat(x[:, None, :, :], 3, axis=1)
     x = (x - MEAN[None, :, None, None]) / STD[None, :, None, None]
     return torch.from_numpy(np.ascontiguousarray(x))
-
-
-def write_safetensors(path, tensors):
-    header = {}
-    offset = 0
-    blobs = []
-    for name, t in tensors.items():
-        a = t.detach().cpu().contiguous().numpy().astype("<f4")
-        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [offset, offset + a.nbytes]}
-        blobs.append(a.tobytes())
-        offset += a.nbytes
-    head = json.dumps(header, separators=(",", ":")).encode()
-    head += b" " * ((8 - len(head) % 8) % 8)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(head)))
-        f.write(head)
-        for b in blobs:
-            f.write(b)
-    os.replace(tmp, path)
 
 
 def main(root, out, epochs=2):

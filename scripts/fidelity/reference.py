@@ -54,51 +54,14 @@ import types
 
 import numpy as np
 import torch
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from safetensors_file import read_safetensors, write_safetensors  # noqa: E402
 
 GAMMA = 0.5  # the authors' fixed γ (main.py)
 
 
 # ---------------------------------------------------------------------------------------
 # safetensors (float32 only) and IDX
-
-
-def write_safetensors(path, tensors, metadata=None):
-    """Writes {name: np.ndarray} as an F32 safetensors file (temp + rename)."""
-    header = {}
-    if metadata:
-        header['__metadata__'] = {k: str(v) for k, v in metadata.items()}
-    blobs, offset = [], 0
-    for name, arr in tensors.items():
-        arr = np.ascontiguousarray(arr, dtype='<f4')
-        header[name] = {'dtype': 'F32', 'shape': list(arr.shape), 'data_offsets': [offset, offset + arr.nbytes]}
-        blobs.append(arr.tobytes())
-        offset += arr.nbytes
-    text = json.dumps(header).encode('utf-8')
-    text += b' ' * ((8 - len(text) % 8) % 8)
-    tmp = path + '.tmp'
-    with open(tmp, 'wb') as f:
-        f.write(len(text).to_bytes(8, 'little'))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
-    os.replace(tmp, path)
-
-
-def read_safetensors(path):
-    """{name: np.ndarray float32} of an F32 safetensors file."""
-    with open(path, 'rb') as f:
-        n = int.from_bytes(f.read(8), 'little')
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, info in header.items():
-        if name == '__metadata__':
-            continue
-        if info['dtype'] != 'F32':
-            raise ValueError(f'{path}: tensor {name} has dtype {info["dtype"]}, expected F32')
-        a, b = info['data_offsets']
-        out[name] = np.frombuffer(data[a:b], dtype='<f4').reshape(info['shape'])
-    return out
 
 
 def read_idx(path):

@@ -36,37 +36,19 @@
  * Writes `<run>/replay-<part>.json` with every compared number and prints a summary.
  */
 
-import { copyFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import * as tf from '@tensorflow/tfjs-core';
 
-import {
-  CKAADTrainer,
-  CKAPatch,
-  EnergyDiscriminator,
-  FASHION_MNIST_CLASSES,
-  FeatureAutoEncoder,
-  Recon,
-  Scorer,
-  clipByGlobalNorm,
-  createResNetExtractor,
-  energyDiscriminatorLoss,
-  energyGeneratorLoss,
-  idxPixels,
-  imageAuroc,
-  memoryPixels,
-  readCheckpoint,
-  readIdxDataset,
-  readSafetensors,
-  reconstructionLoss,
-  sampleProtocol,
-  sourceDataset,
-  useBackend,
-} from 'ckaad';
-import type { EpochLog, IdxDataset, ImageDataset, ResNetFeatureExtractor, StepLog } from 'ckaad';
+import { CKAADTrainer, CKAPatch, EnergyDiscriminator, FeatureAutoEncoder, Recon, Scorer, createResNetExtractor, memoryStorage, pixelDataset, readSafetensors, sampleProtocol, useBackend } from 'ckaad';
+import type { EpochLog, ImageDataset, MemoryStorage, ResNetFeatureExtractor, StepLog } from 'ckaad';
+import { imageAuroc } from 'ckaad/metrics';
+import { clipByGlobalNorm, energyDiscriminatorLoss, energyGeneratorLoss, reconstructionLoss } from 'ckaad/nn';
+import { FASHION_MNIST_CLASSES, idxPixels, readIdxDataset } from 'ckaad/node';
+import type { IdxDataset } from 'ckaad/node';
+
 
 // ---------------------------------------------------------------------------------------
 // what reference.py wrote
@@ -181,7 +163,13 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** Float32 tensors of a safetensors file, by name (the caller disposes). */
-async function readTensors(path: string, filter: (name: string) => boolean = () => true): Promise<Map<string, tf.Tensor>> {
+/** Where the checkpoint in `storage` stands (its checkpoint.json), or null when there is none. */
+async function checkpointProgress(storage: MemoryStorage): Promise<{ step: number } | null> {
+  const bytes = await storage.read('checkpoint.json');
+  return bytes === null ? null : (JSON.parse(new TextDecoder().decode(bytes)) as { progress: { step: number } }).progress;
+}
+
+async function readTensors(path: string | Uint8Array, filter: (name: string) => boolean = () => true): Promise<Map<string, tf.Tensor>> {
   const reader = await readSafetensors(path);
   try {
     const out = new Map<string, tf.Tensor>();
@@ -287,8 +275,8 @@ function inputs(indices: readonly number[], split: 'train' | 'test' = 'train'): 
   const ds = dataset();
   const images = split === 'train' ? ds.trainImages : ds.testImages;
   const size = 64;
-  const source = memoryPixels(idxPixels(images, indices, size), indices.length, size);
-  return sourceDataset(source).batch(indices.map((_, i) => i));
+  // The experiment runner's dataset of images in memory (pipeline/pixels.ts sourceDataset).
+  return pixelDataset({ images: idxPixels(images, indices, size), count: indices.length, size }).batch(indices.map((_, i) => i));
 }
 
 /** An ImageDataset over fixed IDX training images (the authors' validation split). */
@@ -639,7 +627,7 @@ async function trainer(extractor: ResNetFeatureExtractor, ref: Reference, maxSte
   const validation = test
     ? { images: idxDataset(ref.split.validation), labels: Uint8Array.from(ref.split.validationTargets.map((t) => (t === normalLabel ? 0 : 1))) }
     : undefined;
-  const dir = await mkdtemp(join(tmpdir(), 'ckaad-fidelity-'));
+  const checkpoint = memoryStorage(new Map(), 'fidelity checkpoint');
   const options = {
     strategy: adversarial ? CKAPatch : Recon,
     batchSize: args.batch_size,
@@ -650,7 +638,7 @@ async function trainer(extractor: ResNetFeatureExtractor, ref: Reference, maxSte
     seed: 0,
     featureCache: false as const,
     worker: false,
-    checkpointDir: dir,
+    checkpoint,
   };
   const data = { normal, ...(anomalies === null ? {} : { anomalies }), ...(validation === undefined ? {} : { validation }) };
   try {
@@ -658,10 +646,11 @@ async function trainer(extractor: ResNetFeatureExtractor, ref: Reference, maxSte
     const stop = new AbortController();
     stop.abort();
     (await new CKAADTrainer({ extractor }, options).fit(data, { signal: stop.signal })).autoencoder.dispose();
-    const found = await readCheckpoint(dir);
-    if (found === null) throw new Error('no step-0 checkpoint was written');
-    await copyFile(join(ref.dir, 'init', 'autoencoder.safetensors'), join(found.filesDir, 'autoencoder.safetensors'));
-    if (adversarial) await copyFile(join(ref.dir, 'init', 'discriminator.safetensors'), join(found.filesDir, 'discriminator.safetensors'));
+    if ((await checkpointProgress(checkpoint)) === null) throw new Error('no step-0 checkpoint was written');
+    const files = new Map(checkpoint.files);
+    files.set('autoencoder.safetensors', await readFile(join(ref.dir, 'init', 'autoencoder.safetensors')));
+    if (adversarial) files.set('discriminator.safetensors', await readFile(join(ref.dir, 'init', 'discriminator.safetensors')));
+    await checkpoint.write(files);
 
     // 2. Resume and train on the replayed batches; stop after the last one.
     const rows: StepComparison[] = [];
@@ -703,17 +692,17 @@ async function trainer(extractor: ResNetFeatureExtractor, ref: Reference, maxSte
     result.autoencoder.dispose();
 
     // 3. Parameters after the last step (the abort or the last epoch wrote them) against the authors'.
-    const last = await readCheckpoint(dir);
+    const last = await checkpointProgress(checkpoint);
     const dumpPath = join(ref.dir, `step-${used.length}.safetensors`);
     let params: { ae: number; aeWorst: string; d: number | null } | null = null;
-    if (last !== null && last.state.progress.step === used.length && (await exists(dumpPath))) {
+    if (last !== null && last.step === used.length && (await exists(dumpPath))) {
       const dump = await readTensors(dumpPath, (name) => name.startsWith('ae.') || name.startsWith('d.'));
-      const mine = await readTensors(join(last.filesDir, 'autoencoder.safetensors'));
+      const mine = await readTensors(checkpoint.files.get('autoencoder.safetensors') ?? fail('the checkpoint has no auto-encoder'));
       const names = [...mine.keys()];
       const p = setDiff(names, fromMap(mine, ''), fromMap(dump, 'ae.'));
       let dRel: number | null = null;
       if (adversarial) {
-        const dMine = await readTensors(join(last.filesDir, 'discriminator.safetensors'));
+        const dMine = await readTensors(checkpoint.files.get('discriminator.safetensors') ?? fail('the checkpoint has no discriminator'));
         dRel = setDiff([...dMine.keys()], fromMap(dMine, ''), fromMap(dump, 'd.')).rel;
         tf.dispose([...dMine.values()]);
       }
@@ -723,7 +712,7 @@ async function trainer(extractor: ResNetFeatureExtractor, ref: Reference, maxSte
     }
     return { rows, epochs: epochRows, best: result.best, params, summary: summarise(rows), served: { normal: normal.served(), anomalies: anomalies?.served() ?? 0 } };
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    await checkpoint.write(new Map()); // the checkpoint's tensors are no longer needed
   }
 }
 

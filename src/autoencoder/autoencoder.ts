@@ -1,5 +1,5 @@
 /**
- * The feature auto-encoder G = D(E(·)) of CKAAD (paper eq. 1, SPEC §2): it reconstructs
+ * The feature auto-encoder G = D(E(·)) of CKAAD (paper eq. 1, docs/reference-implementation.md §2): it reconstructs
  * the frozen backbone's feature maps through a bottleneck. All norms are affine
  * InstanceNorm, convs have no bias; convs are kaiming-normal (fan_out, relu) and
  * transposed convs keep PyTorch's default init.
@@ -78,7 +78,7 @@ export class FeatureAutoEncoder extends BaseModule {
     );
   }
 
-  /** Smallest square input image size (pixels) the encoder supports for these layers (SPEC §9): 64 for layer3. */
+  /** Smallest square input image size (pixels) the encoder supports for these layers (docs/reference-implementation.md §9): 64 for layer3. */
   static minimumInputSize(layers: LayerName[]): number {
     return minimumInputSize(layers);
   }

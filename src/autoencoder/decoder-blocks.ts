@@ -1,7 +1,7 @@
 /**
  * Residual blocks of the de-ResNet decoder: BasicBlock and Bottleneck in which the strided
  * 3×3 conv becomes a 2×2 transposed conv with stride 2 (doubling H and W), and whose
- * shortcut is [2×2 transposed conv stride 2, InstanceNorm] (SPEC §2). Parameter names follow
+ * shortcut is [2×2 transposed conv stride 2, InstanceNorm] (docs/reference-implementation.md §2). Parameter names follow
  * the authors' decoder (`conv1`, `bn1`, …, `upsample.0/1` — the norms are InstanceNorm
  * despite the `bn` names).
  */

@@ -1,5 +1,5 @@
 /**
- * The auto-encoder's "de-ResNet" decoder D (SPEC §2): one upsampling ResNet stage per
+ * The auto-encoder's "de-ResNet" decoder D (docs/reference-implementation.md §2): one upsampling ResNet stage per
  * reconstructed map, from the deepest to the shallowest. The stage for a map with base
  * channels o (channels / expansion) takes 2·o·expansion channels, returns o·expansion at
  * twice the size, and has as many blocks as the backbone's stage at the same position

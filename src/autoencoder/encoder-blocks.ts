@@ -1,6 +1,6 @@
 /**
  * Residual blocks of the fusion encoder: torchvision's BasicBlock and Bottleneck (stride on
- * the 3×3 conv, "ResNet v1.5"), with affine InstanceNorm in place of BatchNorm (SPEC §2).
+ * the 3×3 conv, "ResNet v1.5"), with affine InstanceNorm in place of BatchNorm (docs/reference-implementation.md §2).
  * Parameter names follow the authors' encoder (`conv1`, `ln1`, …, `downsample.0/1`).
  */
 

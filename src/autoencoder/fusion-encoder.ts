@@ -1,5 +1,5 @@
 /**
- * The auto-encoder's "fusion" encoder E (SPEC §2): each feature map is brought to the
+ * The auto-encoder's "fusion" encoder E (docs/reference-implementation.md §2): each feature map is brought to the
  * deepest map's channels and size by [3×3 conv s2 (c → 2c), InstanceNorm, ReLU] steps,
  * the results are concatenated along channels, and one ResNet stage with stride 2
  * produces the bottleneck z (half the deepest map's size).

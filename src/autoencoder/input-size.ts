@@ -1,5 +1,5 @@
 /**
- * Which input sizes the auto-encoder supports (SPEC §9). The encoder's bottleneck z is
+ * Which input sizes the auto-encoder supports (docs/reference-implementation.md §9). The encoder's bottleneck z is
  * half the deepest map, i.e. 1/(2·stride) of the image: 1/32 for layer3. At 32×32 with
  * layer3 that is 1×1, on which instance norm is undefined (PyTorch raises "Expected more
  * than 1 spatial element"; the authors' code has no guard). ckaad rejects such sizes with a

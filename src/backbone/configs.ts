@@ -1,7 +1,7 @@
 /**
  * The torchvision ResNet family, described by data (timm style): block type, blocks per
  * stage and bottleneck width. The feature extractor and the auto-encoder's decoder both
- * read this table (SPEC §1, §2).
+ * read this table (docs/reference-implementation.md §1, §2).
  */
 
 /** Names of the supported torchvision backbones. */

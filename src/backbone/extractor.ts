@@ -1,5 +1,5 @@
 /**
- * The frozen feature extractor (SPEC §1): the interface the rest of ckaad depends on, the
+ * The frozen feature extractor (docs/reference-implementation.md §1): the interface the rest of ckaad depends on, the
  * torchvision ResNet implementation of it, and an adapter for any other network.
  */
 

@@ -1,5 +1,5 @@
 /**
- * Image preprocessing for the ImageNet-trained backbones (SPEC §1): bilinear resize to a
+ * Image preprocessing for the ImageNet-trained backbones (docs/reference-implementation.md §1): bilinear resize to a
  * square, scale to [0, 1], normalise with the ImageNet mean and std, grayscale → RGB.
  */
 

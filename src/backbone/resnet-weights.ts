@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 
 import { FileFormatError, WeightsMismatchError, type WeightProblem } from '../errors.js';
 import { STAGE_PLANES, type ResNetConfig } from './configs.js';
-import { normalSampler } from './random-weights.js';
+import { Rng } from '../nn/random.js';
 
 /** BatchNorm epsilon of torchvision's ResNets. */
 export const BN_EPS = 1e-5;
@@ -159,8 +159,19 @@ export interface WeightSource {
   float32(name: string): Promise<Float32Array>;
 }
 
-/** 32-bit mix of a seed and a tensor index (so each tensor's stream is independent of the others). */
-function mixSeed(seed: number, index: number): number {
+/**
+ * Which generator draws random weights, recorded with models whose backbone is random (see
+ * `describeExtractor`): `'rng'` is ckaad's `Rng` (xoshiro128**); models of ckaad 0.1 and
+ * earlier, whose record has none, were drawn by another generator.
+ */
+export const RANDOM_WEIGHTS_GENERATOR = 'rng';
+
+/**
+ * The seed of tensor `index`'s own random stream (so each tensor's weights are independent of
+ * the others and of the order they are asked for): a 32-bit mix of the backbone's seed and the
+ * index.
+ */
+export function tensorSeed(seed: number, index: number): number {
   let h = (Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(index + 1, 0x85ebca77)) >>> 0;
   h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
   h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
@@ -170,8 +181,8 @@ function mixSeed(seed: number, index: number): number {
 /**
  * torchvision's initialisation of a ResNet, seeded: convs kaiming-normal (mode `fan_out`,
  * ReLU gain √2, so std = √(2 / (out · k · k))); BatchNorm weight 1, bias 0, running mean 0,
- * running var 1. Tensors are generated on request only (each from its own seeded stream), so
- * unused stages cost nothing.
+ * running var 1. Tensors are generated on request only, each from its own `Rng` (seeded by
+ * {@link tensorSeed}), so unused stages cost nothing.
  */
 export function randomWeightSource(config: ResNetConfig, seed = 0): WeightSource {
   const specs = resnetWeightSpecs(config);
@@ -193,8 +204,7 @@ export function randomWeightSource(config: ResNetConfig, seed = 0): WeightSource
       if (spec.role === 'conv') {
         const [out, , kh, kw] = spec.shape;
         const std = Math.sqrt(2 / (out * kh * kw));
-        const normal = normalSampler(mixSeed(seed, index));
-        for (let i = 0; i < n; i++) data[i] = std * normal();
+        new Rng(tensorSeed(seed, index)).fillNormal(data, 0, std);
       } else if (spec.role === 'bn_weight' || spec.role === 'bn_var') {
         data.fill(1);
       }

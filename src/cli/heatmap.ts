@@ -1,29 +1,37 @@
 /**
- * Heat-map overlays: one PNG per image with the panels
+ * Heat-map overlays a reader can take in on their own: one PNG per image with
  *
- *   original | ground-truth mask (when there is one) | colour-mapped anomaly map over the image
+ *   a header    the image's name, its ground truth when known, and its score against the
+ *               model's threshold ("score 0.612 ≥ threshold 0.589: anomalous");
+ *   the panels  image | ground truth (when there is a mask) | anomaly map, each titled and
+ *               enlarged to at least {@link PANEL_MIN} pixels (nearest neighbour);
+ *   a colour    bar beside the map with the map values of its ends and middle.
  *
- * side by side, separated by a white gap. The map is colour-mapped with "jet" (blue = low,
- * red = high) on a fixed range [lo, hi] shared by all images of a run, so colours compare
- * across images; it is blended over a grey copy of the image so the defect's place stays
- * visible.
+ * The map is colour-mapped with jet (blue = low, red = high) on a fixed range [lo, hi] shared
+ * by all images of a run, so colours compare across images; it is blended over a grey copy of
+ * the image so the defect's place stays visible, and the ground-truth regions are outlined on
+ * it in white.
  */
 
-import { loadSharp } from '../node/sharp.js';
+import { writeFile } from 'node:fs/promises';
+
+import { Raster, encodePng, jet, shortNumber, xmlText } from '../pipeline/raster.js';
 
 /** Pixels between two panels. */
-export const PANEL_GAP = 4;
-/** Weight of the colour map over the grey image in the third panel. */
+export const PANEL_GAP = 12;
+/** Smallest side of a panel: smaller images are enlarged by a whole factor to reach it. */
+export const PANEL_MIN = 256;
+/** Weight of the colour map over the grey image in the map panel. */
 export const MAP_ALPHA = 0.6;
+/** Colour of the ground-truth outline on the map panel. */
+export const OUTLINE = [255, 255, 255] as const;
 
-/**
- * The "jet" colour map: t ∈ [0, 1] (clamped) → RGB bytes, blue → cyan → yellow → red.
- */
-export function jet(t: number): [number, number, number] {
-  const x = Math.min(1, Math.max(0, Number.isFinite(t) ? t : 0));
-  const channel = (centre: number) => Math.round(255 * Math.min(1, Math.max(0, 1.5 - Math.abs(4 * x - centre))));
-  return [channel(3), channel(2), channel(1)];
-}
+const MARGIN = 12;
+const HEADER = 52;
+const TITLE = 22;
+const BAR_GAP = 10;
+const BAR_WIDTH = 16;
+const BAR_LABELS = 60;
 
 /** What one overlay shows. */
 export interface OverlayInput {
@@ -39,45 +47,99 @@ export interface OverlayInput {
   lo: number;
   /** Map value drawn as the hottest colour. */
   hi: number;
+  /** The image's name, e.g. `test/scratch/003`. */
+  name?: string;
+  /** Its image score. */
+  score?: number;
+  /** The model's decision threshold on the score, or null / undefined when it has none. */
+  threshold?: number | null;
+  /** Ground truth, 0 normal / 1 anomalous, or null / undefined when unknown. */
+  label?: number | null;
+  /** Its class (defect type…), shown with the ground truth. */
+  className?: string;
+}
+
+/** Where the parts of an overlay go. */
+export interface OverlayLayout {
+  /** Enlargement factor of the panels. */
+  scale: number;
+  /** Side of a panel in pixels. */
+  panel: number;
+  /** Left edge of each panel (image, [ground truth,] map). */
+  panelX: number[];
+  /** Top edge of the panels. */
+  panelY: number;
+  /** Left edge of the colour bar. */
+  barX: number;
+  width: number;
+  height: number;
+}
+
+/** The geometry of an overlay of `size × size` images, with or without a mask panel. */
+export function overlayLayout(size: number, withMask: boolean): OverlayLayout {
+  const scale = Math.max(1, Math.ceil(PANEL_MIN / size));
+  const panel = size * scale;
+  const count = withMask ? 3 : 2;
+  const panelX = Array.from({ length: count }, (_, i) => MARGIN + i * (panel + PANEL_GAP));
+  const barX = panelX[count - 1] + panel + BAR_GAP;
+  return { scale, panel, panelX, panelY: HEADER + TITLE, barX, width: barX + BAR_WIDTH + BAR_LABELS + MARGIN, height: HEADER + TITLE + panel + MARGIN };
+}
+
+/** The score line of the header: the score, and the verdict when the model has a threshold. */
+export function scoreLine(score: number | undefined, threshold: number | null | undefined): string {
+  if (score === undefined) return '';
+  const s = `score ${score.toPrecision(4)}`;
+  if (threshold === null || threshold === undefined) return `${s} (the model stores no threshold)`;
+  return score >= threshold ? `${s} ≥ threshold ${threshold.toPrecision(4)}: anomalous` : `${s} < threshold ${threshold.toPrecision(4)}: normal`;
 }
 
 /**
- * Composes the panels into one RGB image.
+ * Draws the overlay of `o`.
  *
- * @returns pixels `[size, width, 3]` and the width (3 panels with a mask, 2 without).
+ * @returns the picture and its labels (SVG text elements laid over it when encoded).
  */
-export function composeOverlay(o: OverlayInput): { pixels: Uint8Array; width: number; height: number } {
+export function composeOverlay(o: OverlayInput): { raster: Raster; labels: string[]; layout: OverlayLayout } {
   const { size, image, map, mask, lo, hi } = o;
-  const panels = mask === undefined ? 2 : 3;
-  const width = panels * size + (panels - 1) * PANEL_GAP;
-  const pixels = new Uint8Array(size * width * 3).fill(255);
+  const layout = overlayLayout(size, mask !== undefined);
+  const { scale, panel, panelX, panelY, barX } = layout;
+  const raster = new Raster(layout.width, layout.height);
   const span = hi > lo ? hi - lo : 1;
-  const put = (panel: number, x: number, y: number, rgb: readonly number[]) => {
-    const p = (y * width + panel * (size + PANEL_GAP) + x) * 3;
-    pixels[p] = rgb[0];
-    pixels[p + 1] = rgb[1];
-    pixels[p + 2] = rgb[2];
+  const rgb = (x: number, y: number): [number, number, number] => {
+    const i = 3 * (y * size + x);
+    return [image[i], image[i + 1], image[i + 2]];
   };
-  for (let y = 0; y < size; y++) {
-    for (let x = 0; x < size; x++) {
-      const i = y * size + x;
-      const rgb = [image[3 * i], image[3 * i + 1], image[3 * i + 2]];
-      put(0, x, y, rgb);
-      if (mask !== undefined) {
-        const v = mask[i] ? 255 : 0;
-        put(1, x, y, [v, v, v]);
-      }
-      const grey = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2];
-      const heat = jet((map[i] - lo) / span);
-      put(panels - 1, x, y, heat.map((c) => Math.round(MAP_ALPHA * c + (1 - MAP_ALPHA) * grey)));
-    }
+  raster.drawPicture(panelX[0], panelY, size, scale, rgb);
+  if (mask !== undefined) {
+    raster.drawPicture(panelX[1], panelY, size, scale, (x, y) => (mask[y * size + x] ? [255, 255, 255] : [0, 0, 0]));
   }
-  return { pixels, width, height: size };
+  const mapX = panelX[panelX.length - 1];
+  raster.drawPicture(mapX, panelY, size, scale, (x, y) => {
+    const [r, g, b] = rgb(x, y);
+    const grey = 0.299 * r + 0.587 * g + 0.114 * b;
+    const heat = jet((map[y * size + x] - lo) / span);
+    return [0, 1, 2].map((c) => Math.round(MAP_ALPHA * heat[c] + (1 - MAP_ALPHA) * grey)) as [number, number, number];
+  });
+  if (mask !== undefined) raster.outline(mapX, panelY, size, scale, mask, OUTLINE);
+  raster.colourBar(barX, panelY, BAR_WIDTH, panel);
+
+  const truth = o.label === null || o.label === undefined ? '' : ` · ground truth: ${o.label === 1 ? 'anomalous' : 'normal'}${o.className ? ` (${o.className})` : ''}`;
+  const labels = [
+    `<text x="${MARGIN}" y="20" font-size="15">${xmlText(`${o.name ?? ''}${truth}`)}</text>`,
+    `<text x="${MARGIN}" y="42" font-size="14">${xmlText(scoreLine(o.score, o.threshold))}</text>`,
+  ];
+  const titles = mask === undefined ? ['image', 'anomaly map'] : ['image', 'ground truth', 'anomaly map (outline: ground truth)'];
+  titles.forEach((t, i) => labels.push(`<text x="${panelX[i]}" y="${panelY - 6}" font-size="13">${xmlText(t)}</text>`));
+  const tickX = barX + BAR_WIDTH + 4;
+  labels.push(
+    `<text x="${tickX}" y="${panelY + 10}" font-size="11">${shortNumber(hi)}</text>`,
+    `<text x="${tickX}" y="${panelY + panel / 2 + 4}" font-size="11">${shortNumber((lo + hi) / 2)}</text>`,
+    `<text x="${tickX}" y="${panelY + panel}" font-size="11">${shortNumber(lo)}</text>`,
+  );
+  return { raster, labels, layout };
 }
 
 /** Writes the overlay of `o` as a PNG file at `path`. */
 export async function writeOverlayPng(path: string, o: OverlayInput): Promise<void> {
-  const { pixels, width, height } = composeOverlay(o);
-  const sharp = await loadSharp();
-  await sharp(pixels, { raw: { width, height, channels: 3 } }).png().toFile(path);
+  const { raster, labels } = composeOverlay(o);
+  await writeFile(path, await encodePng(raster, labels));
 }

@@ -1,13 +1,14 @@
 /**
- * Which images a training run uses: normal images, labelled anomalies and a validation
- * hold-out, formed by the dataset's setting (see `DatasetSetting`). Every check here names the
- * command-line option at fault.
+ * Which images a training run uses, as the command line asks for them: the pipeline's split
+ * (src/pipeline/split.ts) after checking the protocol options against the dataset, with every
+ * error naming the option at fault and notes of what the user should know.
  */
 
-import { sampleProtocol } from '../data/sampler.js';
-import { Rng } from '../nn/random.js';
+import { trainingSplit as splitOf } from '../pipeline/split.js';
 import type { CliDataset, CliItem } from './dataset.js';
 import { OptionError } from './errors.js';
+
+export { subsample } from '../pipeline/split.js';
 
 /** Options of {@link trainingSplit} (the protocol options' values plus the seed). */
 export interface SplitOptions {
@@ -39,104 +40,72 @@ export interface TrainingSplit {
   notes: string[];
 }
 
-/** A seeded random subset of `n` of `items`, in their original order. */
-export function subsample<T>(items: readonly T[], n: number, seed: number): T[] {
-  if (items.length <= n) return [...items];
-  const keep = new Set(new Rng(seed).shuffle(items.map((_, i) => i)).slice(0, n));
-  return items.filter((_, i) => keep.has(i));
-}
-
 function quoted(names: readonly string[]): string {
   return names.map((n) => `'${n}'`).join(', ');
 }
 
 /**
- * Forms the training split of `dataset`.
- *
- * @throws OptionError naming `--k`, `--anomaly-class` or `--normal-class` when the dataset
- *   cannot satisfy them (k larger than the number of anomaly classes, a class with no images…).
+ * Checks `--normal-class`, `--k` and `--anomaly-class` against the dataset, and resolves the
+ * anomaly class case-insensitively to the dataset's name for it.
  */
-export function trainingSplit(dataset: CliDataset, o: SplitOptions): TrainingSplit {
-  const notes: string[] = [];
-  const normalItems = dataset.train.filter((t) => t.label === 0);
-  if (normalItems.length === 0) {
+function checkOptions(dataset: CliDataset, o: SplitOptions): string | undefined {
+  if (!dataset.train.some((t) => t.label === 0)) {
     throw new OptionError('--normal-class', `a class with training images in ${dataset.root}`, `'${dataset.normalClass}' (no images)`);
   }
-  const capNormal = (items: CliItem[]): CliItem[] => {
-    if (o.maxNormal === undefined || items.length <= o.maxNormal) return items;
-    notes.push(`using ${o.maxNormal} of ${items.length} normal training images (--max-normal, seed ${o.seed})`);
-    return subsample(items, o.maxNormal, o.seed);
-  };
-
-  if (dataset.setting === 'industrial') {
-    return { normal: capNormal(normalItems), anomalies: o.ratio > 0 ? 'elastic' : null, validation: [], anomalyClasses: [], notes };
-  }
-  if (dataset.setting === 'folder') {
-    const anomalies = dataset.train.filter((t) => t.label === 1);
-    if (o.ratio > 0 && anomalies.length === 0) notes.push('no labelled anomalies in anomalous/: training is pure reconstruction');
-    return {
-      normal: capNormal(normalItems),
-      anomalies: o.ratio > 0 && anomalies.length > 0 ? anomalies : null,
-      validation: [],
-      anomalyClasses: [...new Set(anomalies.map((a) => a.className))],
-      notes,
-    };
-  }
-
-  // The paper's protocol (SPEC §8).
+  if (dataset.setting !== 'protocol' || o.ratio <= 0) return o.anomalyClass;
   const anomalyClasses = dataset.classes.filter((c) => c !== dataset.normalClass);
-  const counts = new Map<string, number>();
-  for (const t of dataset.train) counts.set(t.className, (counts.get(t.className) ?? 0) + 1);
-  if (o.ratio > 0) {
-    if (o.k > anomalyClasses.length) {
-      throw new OptionError(
-        '--k',
-        `at most the number of anomaly classes, ${anomalyClasses.length} (${quoted(anomalyClasses)})`,
-        String(o.k),
-      );
-    }
-    if (o.k === 1) {
-      if (o.anomalyClass === undefined && anomalyClasses.length > 1) {
-        throw new OptionError('--anomaly-class', `the class of the labelled anomalies with --k 1: one of ${quoted(anomalyClasses)}`, 'nothing');
-      }
-      const chosen = o.anomalyClass ?? anomalyClasses[0];
-      const match = anomalyClasses.find((c) => c === chosen) ?? anomalyClasses.find((c) => c.toLowerCase() === chosen.toLowerCase());
-      if (match === undefined) {
-        throw new OptionError('--anomaly-class', `an anomaly class of this dataset: one of ${quoted(anomalyClasses)}`, `'${chosen}'`);
-      }
-      if ((counts.get(match) ?? 0) === 0) {
-        throw new OptionError('--anomaly-class', `a class with training images in ${dataset.root}`, `'${match}' (no images)`);
-      }
-      o = { ...o, anomalyClass: match };
-    } else if (o.anomalyClass !== undefined) {
+  if (o.k > anomalyClasses.length) {
+    throw new OptionError('--k', `at most the number of anomaly classes, ${anomalyClasses.length} (${quoted(anomalyClasses)})`, String(o.k));
+  }
+  if (o.k > 1) {
+    if (o.anomalyClass !== undefined) {
       throw new OptionError('--anomaly-class', 'to be used only with --k 1 (with --k > 1 the classes are drawn at random)', `--k ${o.k}`);
     }
+    return undefined;
   }
-  const train = o.maxNormal === undefined ? dataset.train : [...capNormal(normalItems), ...dataset.train.filter((t) => t.label === 1)];
-  const split = sampleProtocol(train, {
-    normalClass: dataset.normalClass,
-    labelledRatio: o.ratio,
-    anomalyClassCount: o.k,
-    anomalyClass: o.anomalyClass,
-    validationFraction: o.validationFraction,
-    seed: o.seed,
-    classes: dataset.classes,
-  });
-  if (o.ratio > 0 && split.labelledAnomalies.length < split.requestedAnomalies) {
-    notes.push(
-      `only ${split.labelledAnomalies.length} labelled anomalies available in ${quoted(split.labelledClasses)} (r_l = ${o.ratio} asks for ${split.requestedAnomalies})`,
-    );
+  if (o.anomalyClass === undefined && anomalyClasses.length > 1) {
+    throw new OptionError('--anomaly-class', `the class of the labelled anomalies with --k 1: one of ${quoted(anomalyClasses)}`, 'nothing');
   }
-  if (o.ratio > 0 && split.labelledAnomalies.length === 0) {
-    throw new OptionError('--ratio', `a ratio that leaves at least one labelled anomaly for ${split.normal.length} normal images`, String(o.ratio));
+  const chosen = o.anomalyClass ?? anomalyClasses[0];
+  const match = anomalyClasses.find((c) => c === chosen) ?? anomalyClasses.find((c) => c.toLowerCase() === chosen.toLowerCase());
+  if (match === undefined) {
+    throw new OptionError('--anomaly-class', `an anomaly class of this dataset: one of ${quoted(anomalyClasses)}`, `'${chosen}'`);
   }
-  const hasBoth = split.validation.some((v) => v.label === 0) && split.validation.some((v) => v.label === 1);
-  if (o.validationFraction > 0 && !hasBoth) notes.push('the validation hold-out is empty (too few images): the last epoch is kept');
-  return {
-    normal: split.normal,
-    anomalies: o.ratio > 0 ? split.labelledAnomalies : null,
-    validation: hasBoth ? split.validation : [],
-    anomalyClasses: split.labelledClasses,
-    notes,
+  if (!dataset.train.some((t) => t.className === match)) {
+    throw new OptionError('--anomaly-class', `a class with training images in ${dataset.root}`, `'${match}' (no images)`);
+  }
+  return match;
+}
+
+/**
+ * Forms the training split of `dataset`: mvtec / visa train on every normal image with
+ * elastic anomalies (`--ratio` 0 turns them off), folder sets on normal/ and anomalous/, and
+ * the other sets by the paper's protocol.
+ *
+ * @throws OptionError naming `--k`, `--anomaly-class`, `--normal-class` or `--ratio` when the
+ *   dataset cannot satisfy them (k larger than the number of anomaly classes, a class with no
+ *   images, a ratio that leaves no labelled anomaly…).
+ */
+export function trainingSplit(dataset: CliDataset, o: SplitOptions): TrainingSplit {
+  const anomalyClass = checkOptions(dataset, o);
+  const split = splitOf(dataset, { labelled: o.ratio, k: o.k, anomalyClass, validationFraction: o.validationFraction, maxNormal: o.maxNormal, seed: o.seed });
+  const { facts } = split;
+  const notes: string[] = [];
+  const capNote = () => {
+    if (facts.normalCap !== null) notes.push(`using ${facts.normalCap.kept} of ${facts.normalCap.of} normal training images (--max-normal, seed ${o.seed})`);
   };
+  if (facts.noFolderAnomalies) notes.push('no labelled anomalies in anomalous/: training is pure reconstruction');
+  capNote();
+  const anomalies = Array.isArray(split.anomalies) || split.anomalies === 'elastic' ? split.anomalies : null;
+  if (dataset.setting === 'protocol' && o.ratio > 0) {
+    const got = (anomalies as CliItem[]).length;
+    if (got < facts.requestedAnomalies) {
+      notes.push(`only ${got} labelled anomalies available in ${quoted(split.anomalyClasses)} (r_l = ${o.ratio} asks for ${facts.requestedAnomalies})`);
+    }
+    if (got === 0) {
+      throw new OptionError('--ratio', `a ratio that leaves at least one labelled anomaly for ${split.normal.length} normal images`, String(o.ratio));
+    }
+  }
+  if (facts.emptyValidation) notes.push('the validation hold-out is empty (too few images): the last epoch is kept');
+  return { normal: split.normal, anomalies, validation: split.validation, anomalyClasses: split.anomalyClasses, notes };
 }

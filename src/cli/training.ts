@@ -11,16 +11,16 @@ import { LAYER_NAMES } from '../backbone/configs.js';
 import type { LayerName, ResNetName } from '../backbone/configs.js';
 import { createResNetExtractor } from '../backbone/extractor.js';
 import type { ResNetExtractorOptions, ResNetFeatureExtractor } from '../backbone/extractor.js';
-import { elasticDataset, pixelDataset } from '../data/pixel-dataset.js';
 import type { SkippedImage } from '../node/stream.js';
 import { FileFormatError, InvalidArgumentError } from '../errors.js';
-import { CKAADTrainer } from '../training/trainer.js';
-import type { TrainingData } from '../training/trainer.js';
+import { renameArguments } from '../pipeline/arguments.js';
+import { loadRunData, memoryLoader } from '../pipeline/run-data.js';
+import { trainRun } from '../pipeline/train.js';
+import type { CKAADTrainer } from '../training/trainer.js';
 import type { TrainingResult } from '../training/history.js';
 import type { TrainerOptions } from '../training/options.js';
 import { yieldToEventLoop } from './context.js';
-import { asOptionError, loadAll, skipLogger } from './dataset.js';
-import type { CliItem } from './dataset.js';
+import { asOptionError, skipLogger } from './dataset.js';
 import { InterruptedError, OptionError } from './errors.js';
 import { defaultLayers } from './options.js';
 import { log } from './io.js';
@@ -115,7 +115,8 @@ export interface TrainOutcome {
 }
 
 /**
- * Decodes the split and trains one model on it.
+ * Decodes the split and trains one model on it (the pipeline's `loadRunData` and `trainRun`),
+ * with a progress display.
  *
  * @throws OptionError for a batch size larger than the normal images; FileFormatError for
  *   unreadable images with `onBadImage: 'fail'`; InterruptedError when `signal` fires.
@@ -124,41 +125,28 @@ export async function trainOnSplit(o: TrainOnSplitOptions): Promise<TrainOutcome
   const { split, imageSize: size, io } = o;
   const started = io.now();
   const skipped: SkippedImage[] = [];
-  const decode = { size, onBadImage: o.onBadImage, onSkip: skipLogger(io, skipped) };
   const usesAnomalies = o.trainer.strategy?.usesAnomalies ?? true;
-
-  const normal = await loadAll(split.normal, decode, 'normal training images');
-  if (normal.count < o.trainer.batchSize) {
-    throw new OptionError('--batch-size', `at most the number of normal training images (${normal.count})`, String(o.trainer.batchSize));
-  }
-  const data: TrainingData = { normal: pixelDataset(normal) };
-  let anomalies: number | 'elastic' = 0;
-  const wanted = usesAnomalies ? split.anomalies : null;
-  if (wanted === 'elastic') {
-    data.anomalies = elasticDataset(normal, { seed: o.trainer.seed });
-    anomalies = 'elastic';
-  } else if (wanted !== null) {
-    const loaded = await loadAll(wanted, decode, 'labelled anomalous training images');
-    data.anomalies = pixelDataset(loaded);
-    anomalies = loaded.count;
-  }
-  let validation = 0;
-  if (split.validation.length > 0) {
-    const loaded = await loadAll(split.validation, decode, 'validation images');
-    const labels = Uint8Array.from(loaded.items.map((i: CliItem) => i.label));
-    if (labels.includes(0) && labels.includes(1)) {
-      data.validation = { images: pixelDataset(loaded), labels };
-      validation = loaded.count;
-    }
-  }
+  const run = await renameArguments(
+    () =>
+      loadRunData(usesAnomalies ? split : { ...split, anomalies: null }, {
+        loader: memoryLoader({ size, onBadImage: o.onBadImage, onSkip: skipLogger(io, skipped) }),
+        seeds: { elastic: o.trainer.seed, validationElastic: o.trainer.seed },
+        minNormal: o.trainer.batchSize,
+      }),
+    { batchSize: '--batch-size' },
+    OptionError,
+  );
   if (o.signal?.aborted) throw new InterruptedError('interrupted before training started');
 
-  const trainer = new CKAADTrainer({ extractor: o.extractor, extractorOptions: o.extractorOptions }, o.trainer);
-  const stepsPerEpoch = Math.floor(normal.count / o.trainer.batchSize);
+  const stepsPerEpoch = Math.floor(run.counts.normal / o.trainer.batchSize);
   const totalSteps = stepsPerEpoch * o.trainer.epochs;
   let progress: Progress | null = null;
   let firstStep = 0;
-  const result = await trainer.fit(data, {
+  const { trainer, result } = await trainRun({
+    data: run.data,
+    extractor: o.extractor,
+    extractorOptions: o.extractorOptions,
+    trainer: o.trainer,
     signal: o.signal,
     onStep: async (s) => {
       await yieldToEventLoop(); // so that Ctrl-C is seen between steps
@@ -166,8 +154,7 @@ export async function trainOnSplit(o: TrainOnSplitOptions): Promise<TrainOutcome
         firstStep = s.step - 1;
         progress = startProgress(io, o.label, (totalSteps - firstStep) * o.trainer.batchSize);
       }
-      const losses = s.lD !== 0 || s.lAdv !== 0 ? ` L_adv ${s.lAdv.toFixed(4)} L_D ${s.lD.toFixed(4)}` : '';
-      progress.update((s.step - firstStep) * o.trainer.batchSize, `epoch ${s.epoch}/${o.trainer.epochs} L_rec ${s.lRec.toFixed(4)}${losses}`);
+      progress.update((s.step - firstStep) * o.trainer.batchSize, `epoch ${s.epoch}/${o.trainer.epochs} ${stepLosses(s)}`);
     },
     onEpoch: (e) => {
       if (!io.isTTY && e.validationAuroc !== null) log(io, `${o.label}: epoch ${e.epoch} validation AUROC ${e.validationAuroc.toFixed(4)}`);
@@ -182,11 +169,18 @@ export async function trainOnSplit(o: TrainOnSplitOptions): Promise<TrainOutcome
     throw new InterruptedError(`training interrupted after step ${result.steps} of ${totalSteps} (epoch ${epoch} of ${o.trainer.epochs})${where}`);
   }
   shown?.stop();
+  const validation = run.data.validation === undefined ? 0 : run.counts.validationNormal + run.counts.validationAnomalous;
   return {
     trainer,
     result,
-    counts: { normal: normal.count, anomalies, validation },
+    counts: { normal: run.counts.normal, anomalies: run.counts.anomalies, validation },
     skipped,
     seconds: (io.now() - started) / 1000,
   };
+}
+
+/** A step's losses as the progress display shows them: `L_rec 0.1234` (and L_adv, L_D with a discriminator). */
+export function stepLosses(s: { lRec: number; lAdv: number; lD: number }): string {
+  const adversarial = s.lD !== 0 || s.lAdv !== 0 ? ` L_adv ${s.lAdv.toFixed(4)} L_D ${s.lD.toFixed(4)}` : '';
+  return `L_rec ${s.lRec.toFixed(4)}${adversarial}`;
 }

@@ -1,5 +1,5 @@
 /**
- * Elastic anomalies (SPEC §5): for datasets without anomalous training images (MVTec AD,
+ * Elastic anomalies (docs/reference-implementation.md §5): for datasets without anomalous training images (MVTec AD,
  * VisA) the reference makes its labelled anomalies by applying torchvision's
  * `ElasticTransform(alpha=200)` (sigma = 5, bilinear, fill 0) to each normal training
  * image, with a fresh random field every time an image is drawn.

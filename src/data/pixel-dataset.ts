@@ -1,7 +1,7 @@
 /**
  * {@link ImageDataset}s (the trainer's random-access input) backed by decoded 8-bit pixels
  * rather than float tensors — a quarter of the memory — and the elastic-anomaly dataset of
- * the industrial setting (SPEC §5), which synthesises a fresh anomaly every time an image
+ * the industrial setting (docs/reference-implementation.md §5), which synthesises a fresh anomaly every time an image
  * is asked for.
  */
 

@@ -1,5 +1,5 @@
 /**
- * The paper's experimental protocol for datasets with several classes (SPEC §8): from a
+ * The paper's experimental protocol for datasets with several classes (docs/reference-implementation.md §8): from a
  * training set holding every class, hold out a small balanced validation split, then keep
  * the normal class plus a fraction r_l of labelled anomalies drawn from k anomaly classes.
  *
@@ -7,7 +7,7 @@
  * - Validation: it shuffles the normal and the anomalous training indices, computes
  *   n = min(⌊0.05·#normal⌋, ⌊0.05·#anomalous⌋) and moves the first n + 1 of each into the
  *   validation split (an off-by-one); we move exactly n of each. It defines "normal" as
- *   class 0 whatever normal class was chosen (SPEC §9); we use the chosen normal class.
+ *   class 0 whatever normal class was chosen (docs/reference-implementation.md §9); we use the chosen normal class.
  *   Validation anomalies come from every anomaly class, as in the reference.
  * - Labelled anomalies (after the hold-out): m = round(n_normal / (1 − r_l) − n_normal),
  *   so that anomalies make up r_l of the final training set; from one chosen class

@@ -1,5 +1,5 @@
 /**
- * CKAAD's patch-level energy discriminator (CKAPatch, SPEC §3, paper eqs. 11–12): one head
+ * CKAAD's patch-level energy discriminator (CKAPatch, docs/reference-implementation.md §3, paper eqs. 11–12): one head
  * per layer scoring every position of the feature map. The map is L2-normalised over
  * channels at each position, then 1×1 conv c→c, LeakyReLU(0.1), 1×1 conv c→c,
  * LeakyReLU(0.1), 1×1 conv c→1, no biases; the energy of a patch is |output| ≥ 0.

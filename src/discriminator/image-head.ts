@@ -1,5 +1,5 @@
 /**
- * The image-level head of the authors' code (SPEC §3), shared by the image-level energy
+ * The image-level head of the authors' code (docs/reference-implementation.md §3), shared by the image-level energy
  * discriminator and the GAN ablation. Each map is brought to the smallest map's size by
  * [3×3 conv s2 (c → 2c), InstanceNorm, LeakyReLU(0.1)] steps; the maps are concatenated;
  * [3×3 conv s2 → c_last, InstanceNorm, LeakyReLU(0.1)] steps reduce to 2×2; a 2×2 conv

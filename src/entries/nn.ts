@@ -26,6 +26,7 @@ export { ImageHead } from '../discriminator/image-head.js';
 export { l2NormalizeChannels } from '../discriminator/energy-discriminator.js';
 export { composeDiscriminators } from '../discriminator/compose.js';
 export { energyAdversary } from '../training/strategies.js';
+export { clipByGlobalNorm } from '../training/clip.js';
 
 // --- losses (paper equations) ---
 export { reconstructionLoss, reconstructionLossPerImage } from '../losses/reconstruction.js';

@@ -1,19 +1,17 @@
 /**
- * Testing one trained model: score every test image (paper eq. 14), compute the metrics over
- * the whole test set and — when the run had labelled ("seen") anomaly classes — separately
- * over the seen and the unseen anomaly classes (each together with every normal test image),
- * and keep a few examples (image, mask, anomaly map) for figures.
+ * Testing one trained model of a run with the pipeline's evaluator (`pipeline/evaluate.ts`):
+ * the metrics of the whole test set and of its seen / unseen subsets as result.json records
+ * them, the scores in test order, and a few examples (image, mask, anomaly map) per class for
+ * figures.
  */
 
-import * as tf from '@tensorflow/tfjs-core';
-
-import { AuproAccumulator } from '../metrics/aupro.js';
-import { imageAuroc } from '../metrics/auroc.js';
-import { bestF1 } from '../metrics/pr-curve.js';
+import { classPicks, evaluate, sourceBatches, testSubsets as subsetsOf } from '../pipeline/evaluate.js';
+import type { SubsetEvaluation, SubsetName } from '../pipeline/evaluate.js';
+import type { TestFeatures } from '../pipeline/feature-cache.js';
+import { abortedError } from '../pipeline/pixel-cache.js';
 import type { Scorer } from '../scoring/scorer.js';
+import { InvalidArgumentError } from '../errors.js';
 import type { TestSet } from './data.js';
-import type { TestFeatures } from './test-features.js';
-import { abortedError, bytesToInput } from './pixels.js';
 import type { MetricSet, RunMetrics } from './results.js';
 
 /** Test images kept for figures. */
@@ -46,7 +44,7 @@ export interface EvaluateOptions {
   seenClasses: readonly string[];
   /** Examples kept per class. Default 2. */
   examplesPerClass?: number;
-  /** Stops between batches (throws the runner's aborted error). */
+  /** Stops between batches (throws the aborted error). */
   signal?: AbortSignal;
   /**
    * The backbone's features of the test images (see `openTestFeatures`): scoring then runs
@@ -65,19 +63,9 @@ export interface Evaluation {
   examples: Examples | null;
 }
 
-/**
- * Which subsets to report: `all`, and `seen` / `unseen` when the run has seen classes and the
- * test set has anomalies both of a seen and of another class. Returns a predicate per subset.
- */
-export function testSubsets(test: TestSet, seenClasses: readonly string[]): Map<'all' | 'seen' | 'unseen', (i: number) => boolean> {
-  const subsets = new Map<'all' | 'seen' | 'unseen', (i: number) => boolean>([['all', () => true]]);
-  const seen = new Set(seenClasses);
-  const anomalous = test.items.filter((t) => t.label === 1);
-  if (seen.size > 0 && anomalous.some((t) => seen.has(t.className)) && anomalous.some((t) => !seen.has(t.className))) {
-    subsets.set('seen', (i) => test.items[i].label === 0 || seen.has(test.items[i].className));
-    subsets.set('unseen', (i) => test.items[i].label === 0 || !seen.has(test.items[i].className));
-  }
-  return subsets;
+/** Which subsets to report for `test` (see the pipeline's `testSubsets`). */
+export function testSubsets(test: TestSet, seenClasses: readonly string[]): Map<SubsetName, (i: number) => boolean> {
+  return subsetsOf(test.items, seenClasses);
 }
 
 /**
@@ -85,119 +73,81 @@ export function testSubsets(test: TestSet, seenClasses: readonly string[]): Map<
  * first, then the seen classes, then the others (alphabetically within each group).
  */
 export function exampleIndices(test: TestSet, seenClasses: readonly string[], perClass: number): number[] {
-  const seen = new Set(seenClasses);
-  const classes = [...new Set(test.items.map((t) => t.className))];
-  const rank = (c: string) => {
-    const item = test.items.find((t) => t.className === c);
-    return item?.label === 0 ? 0 : seen.has(c) ? 1 : 2;
-  };
-  classes.sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
-  const out: number[] = [];
-  for (const c of classes) {
-    let taken = 0;
-    test.items.forEach((t, i) => {
-      if (t.className === c && taken < perClass) {
-        out.push(i);
-        taken++;
-      }
-    });
-  }
-  return out;
+  return classPicks(test.items, seenClasses, perClass);
 }
 
-/** Image metrics of a subset. */
-function imageMetrics(labels: Uint8Array, scores: Float32Array): MetricSet {
-  const best = bestF1(labels, scores);
-  let anomalous = 0;
-  for (const l of labels) anomalous += l;
-  return { images: labels.length, anomalous, imageAuroc: imageAuroc(labels, scores), f1: best.f1, accuracy: best.accuracy };
+/**
+ * A subset's metrics as result.json records them.
+ *
+ * @throws InvalidArgumentError when the subset lacks normal or anomalous images (no image metrics).
+ */
+export function metricSet(subset: SubsetEvaluation): MetricSet {
+  const { metrics: m } = subset;
+  if (m.imageAuroc === null || m.f1 === null || m.accuracy === null) {
+    throw new InvalidArgumentError('labels', 'test images of both classes (normal and anomalous)', `${subset.images} images, ${subset.anomalous} anomalous`);
+  }
+  const set: MetricSet = { images: subset.images, anomalous: subset.anomalous, imageAuroc: m.imageAuroc, f1: m.f1, accuracy: m.accuracy };
+  if (m.pixelAuroc !== null && m.pro !== null) {
+    set.pixelAuroc = m.pixelAuroc;
+    set.aupro = m.pro;
+  }
+  return set;
 }
 
 /**
  * Scores the test set with `scorer` and computes the run's metrics.
  *
- * @throws the runner's aborted error when `signal` fires between two batches.
+ * @throws the aborted error when `signal` fires between two batches.
  */
 export async function evaluateTestSet(scorer: Scorer, test: TestSet, options: EvaluateOptions): Promise<Evaluation> {
   const n = test.items.length;
   const size = test.pixels.size;
   const hw = size * size;
-  const subsets = testSubsets(test, options.seenClasses);
-  const pixelAccumulators = new Map<string, AuproAccumulator>();
-  if (test.masks !== null) {
-    for (const name of subsets.keys()) pixelAccumulators.set(name, new AuproAccumulator({ height: size, width: size, fprLimit: 0.3 }));
-  }
-  const examplePositions = new Map(exampleIndices(test, options.seenClasses, options.examplesPerClass ?? 2).map((index, k) => [index, k]));
-  const e = examplePositions.size;
-  const examples: Examples | null =
-    e === 0
-      ? null
-      : {
-          count: e,
-          size,
-          images: new Uint8Array(e * hw * 3),
-          masks: test.masks === null ? null : new Uint8Array(e * hw),
-          maps: new Float32Array(e * hw),
-          scores: new Float32Array(e),
-          names: new Array<string>(e).fill(''),
-          classNames: new Array<string>(e).fill(''),
-          labels: new Array<number>(e).fill(0),
-        };
+  const picks = exampleIndices(test, options.seenClasses, options.examplesPerClass ?? 2);
+  const result = await evaluate({
+    scorer,
+    imageSize: size,
+    items: test.items,
+    labelled: true,
+    batches: sourceBatches(test.pixels, test.masks, options.batchSize),
+    masks: test.masks !== null,
+    seenClasses: options.seenClasses,
+    keep: new Set(picks),
+    features: options.features,
+    beforeBatch: () => {
+      if (options.signal?.aborted) throw abortedError();
+    },
+  });
 
   const scores = new Float32Array(n);
-  for (let start = 0; start < n; start += options.batchSize) {
-    if (options.signal?.aborted) throw abortedError();
-    const indices = Array.from({ length: Math.min(options.batchSize, n - start) }, (_, i) => start + i);
-    // Pixels are needed to extract features, or to keep an example.
-    const pixels = options.features === undefined || indices.some((i) => examplePositions.has(i)) ? test.pixels.read(indices) : null;
-    let result;
-    if (options.features !== undefined) {
-      const maps = options.features.read(indices);
-      try {
-        result = scorer.scoreFeatureBatch(maps, [size, size]);
-      } finally {
-        tf.dispose(maps);
-      }
-    } else {
-      const input = bytesToInput(pixels as Uint8Array, indices.length, size);
-      try {
-        result = scorer.scoreBatch(input);
-      } finally {
-        input.dispose();
-      }
+  for (const s of result.scored) scores[s.index] = s.score;
+  let examples: Examples | null = null;
+  if (picks.length > 0) {
+    const e = picks.length;
+    const position = new Map(picks.map((index, k) => [index, k]));
+    examples = {
+      count: e,
+      size,
+      images: new Uint8Array(e * hw * 3),
+      masks: test.masks === null ? null : new Uint8Array(e * hw),
+      maps: new Float32Array(e * hw),
+      scores: new Float32Array(e),
+      names: new Array<string>(e).fill(''),
+      classNames: new Array<string>(e).fill(''),
+      labels: new Array<number>(e).fill(0),
+    };
+    for (const kept of result.kept) {
+      const k = position.get(kept.index) as number;
+      examples.images.set(kept.image, k * hw * 3);
+      if (examples.masks !== null && kept.mask !== null) examples.masks.set(kept.mask, k * hw);
+      examples.maps.set(kept.map, k * hw);
+      examples.scores[k] = kept.score;
+      examples.names[k] = test.items[kept.index].name;
+      examples.classNames[k] = test.items[kept.index].className;
+      examples.labels[k] = test.items[kept.index].label;
     }
-    scores.set(result.scores, start);
-    const masks = test.masks?.read(indices) ?? null;
-    indices.forEach((index, j) => {
-      const map = result.maps.subarray(j * hw, (j + 1) * hw);
-      const mask = masks === null ? null : masks.subarray(j * hw, (j + 1) * hw);
-      if (mask !== null) {
-        for (const [name, inSubset] of subsets) if (inSubset(index)) (pixelAccumulators.get(name) as AuproAccumulator).add(map, mask);
-      }
-      const k = examplePositions.get(index);
-      if (examples !== null && k !== undefined) {
-        examples.images.set((pixels as Uint8Array).subarray(j * hw * 3, (j + 1) * hw * 3), k * hw * 3);
-        if (examples.masks !== null && mask !== null) examples.masks.set(mask, k * hw);
-        examples.maps.set(map, k * hw);
-        examples.scores[k] = result.scores[j];
-        examples.names[k] = test.items[index].name;
-        examples.classNames[k] = test.items[index].className;
-        examples.labels[k] = test.items[index].label;
-      }
-    });
   }
-
   const metrics: Partial<RunMetrics> = {};
-  for (const [name, inSubset] of subsets) {
-    const members = Array.from({ length: n }, (_, i) => i).filter(inSubset);
-    const labels = Uint8Array.from(members.map((i) => test.items[i].label));
-    const set = imageMetrics(labels, Float32Array.from(members.map((i) => scores[i])));
-    const acc = pixelAccumulators.get(name);
-    if (acc !== undefined && acc.anomalousCount > 0 && acc.normalCount > 0) {
-      set.pixelAuroc = acc.pixelAuroc();
-      set.aupro = acc.compute();
-    }
-    metrics[name] = set;
-  }
+  for (const [name, subset] of Object.entries(result.subsets) as [SubsetName, SubsetEvaluation][]) metrics[name] = metricSet(subset);
   return { metrics: metrics as RunMetrics, scores, examples };
 }

@@ -18,6 +18,8 @@ import { readSafetensors } from '../io/safetensors.js';
 import { loadSharp } from '../node/sharp.js';
 import { FileFormatError, InvalidArgumentError } from '../errors.js';
 import { imageAuroc } from '../metrics/auroc.js';
+import { FONT, Raster, encodePng, jet, shortNumber, xmlText } from '../pipeline/raster.js';
+import type { Rgb } from '../pipeline/raster.js';
 import { readRunResults, readRunScores, runDir } from './results.js';
 import type { RunResult } from './results.js';
 
@@ -55,16 +57,6 @@ export function histogram(values: readonly number[], lo: number, hi: number, bin
   return counts;
 }
 
-/** Escapes text for SVG. */
-function xml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
-
-/** A number with 3 significant digits for axis labels. */
-function tick(v: number): string {
-  return Number(v.toPrecision(3)).toString();
-}
-
 const NORMAL_COLOUR = '#1f77b4';
 const ANOMALOUS_COLOUR = '#d62728';
 
@@ -85,7 +77,7 @@ export function scoreHistogramSvg(panels: readonly HistogramPanel[], options: Hi
   const plotW = width - left - right;
   const plotH = panelHeight - top - bottom;
   const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${panelHeight * panels.length}" font-family="DejaVu Sans, Arial, sans-serif">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${panelHeight * panels.length}" font-family="${FONT}">`,
     `<rect width="100%" height="100%" fill="white"/>`,
   ];
   panels.forEach((p, k) => {
@@ -108,7 +100,7 @@ export function scoreHistogramSvg(panels: readonly HistogramPanel[], options: Hi
       all,
     );
     parts.push(
-      `<text x="${left}" y="${y0 - 12}" font-size="15" fill="black">${xml(p.title)} — image AUROC ${(100 * auroc).toFixed(2)} %</text>`,
+      `<text x="${left}" y="${y0 - 12}" font-size="15" fill="black">${xmlText(p.title)} — image AUROC ${(100 * auroc).toFixed(2)} %</text>`,
     );
     const bw = plotW / bins;
     const bar = (h: number[], colour: string) =>
@@ -127,10 +119,10 @@ export function scoreHistogramSvg(panels: readonly HistogramPanel[], options: Hi
     for (let t = 0; t <= 4; t++) {
       const x = left + (t / 4) * plotW;
       parts.push(`<line x1="${x}" y1="${y0 + plotH}" x2="${x}" y2="${y0 + plotH + 5}" stroke="black"/>`);
-      parts.push(`<text x="${x}" y="${y0 + plotH + 18}" font-size="11" text-anchor="middle">${tick(lo + (t / 4) * (hi - lo))}</text>`);
+      parts.push(`<text x="${x}" y="${y0 + plotH + 18}" font-size="11" text-anchor="middle">${shortNumber(lo + (t / 4) * (hi - lo))}</text>`);
       const yv = (t / 4) * ymax;
       const y = y0 + plotH - (t / 4) * plotH;
-      parts.push(`<text x="${left - 6}" y="${y + 4}" font-size="11" text-anchor="end">${tick(yv)}</text>`);
+      parts.push(`<text x="${left - 6}" y="${y + 4}" font-size="11" text-anchor="end">${shortNumber(yv)}</text>`);
     }
     parts.push(`<text x="${left + plotW / 2}" y="${y0 + plotH + 34}" font-size="12" text-anchor="middle">anomaly score</text>`);
     parts.push(
@@ -150,13 +142,6 @@ export function scoreHistogramSvg(panels: readonly HistogramPanel[], options: Hi
 export async function renderScoreHistograms(panels: readonly HistogramPanel[], path: string, options: HistogramOptions = {}): Promise<void> {
   const sharp = await loadSharp();
   await writeFile(path, await sharp(Buffer.from(scoreHistogramSvg(panels, options))).png().toBuffer());
-}
-
-/** The jet colour map at t ∈ [0, 1] (clamped): dark blue → cyan → yellow → dark red, as bytes. */
-export function jetColour(t: number): [number, number, number] {
-  const v = Math.min(1, Math.max(0, Number.isFinite(t) ? t : 0));
-  const channel = (offset: number) => Math.round(255 * Math.min(1, Math.max(0, 1.5 - Math.abs(4 * v - offset))));
-  return [channel(3), channel(2), channel(1)];
 }
 
 /** Test examples to draw: what the runner keeps in `examples.safetensors`. */
@@ -189,7 +174,10 @@ export interface HeatmapOptions {
  * Draws the grid as raw RGB bytes (rows image | mask | anomaly map, one column per example)
  * and returns them with the geometry; {@link renderHeatmapGrid} adds the labels and encodes PNG.
  */
-export function heatmapGridPixels(grid: ExampleGrid, options: HeatmapOptions = {}): { pixels: Uint8Array; width: number; height: number; cell: number; left: number; top: number; rows: string[] } {
+export function heatmapGridPixels(
+  grid: ExampleGrid,
+  options: HeatmapOptions = {},
+): { raster: Raster; pixels: Uint8Array; width: number; height: number; cell: number; left: number; top: number; rows: string[] } {
   const { count, size } = grid;
   if (count < 1 || grid.images.length !== count * size * size * 3 || grid.maps.length !== count * size * size) {
     throw new InvalidArgumentError('grid', `${count} images of ${size}×${size}×3 bytes and ${count} maps of ${size}×${size}`);
@@ -214,18 +202,8 @@ export function heatmapGridPixels(grid: ExampleGrid, options: HeatmapOptions = {
   const top = (options.title ? 30 : 0) + 22;
   const width = left + count * (cell + pad);
   const height = top + rows.length * (cell + pad);
-  const pixels = new Uint8Array(width * height * 3).fill(255);
-  const put = (x0: number, y0: number, colour: (x: number, y: number) => [number, number, number]) => {
-    for (let y = 0; y < cell; y++) {
-      for (let x = 0; x < cell; x++) {
-        const c = colour(Math.floor(x / scale), Math.floor(y / scale));
-        const p = ((y0 + y) * width + (x0 + x)) * 3;
-        pixels[p] = c[0];
-        pixels[p + 1] = c[1];
-        pixels[p + 2] = c[2];
-      }
-    }
-  };
+  const raster = new Raster(width, height);
+  const put = (x0: number, y0: number, colour: (x: number, y: number) => Rgb) => raster.drawPicture(x0, y0, size, scale, colour);
   for (let i = 0; i < count; i++) {
     const x0 = left + i * (cell + pad);
     const base = i * size * size;
@@ -239,31 +217,25 @@ export function heatmapGridPixels(grid: ExampleGrid, options: HeatmapOptions = {
       } else if (row === 'mask') {
         put(x0, y0, (x, y) => ((grid.masks as Uint8Array)[base + y * size + x] > 0 ? [255, 255, 255] : [0, 0, 0]));
       } else {
-        put(x0, y0, (x, y) => jetColour((grid.maps[base + y * size + x] - lo) / span));
+        put(x0, y0, (x, y) => jet((grid.maps[base + y * size + x] - lo) / span));
       }
     });
   }
-  return { pixels, width, height, cell, left, top, rows };
+  return { raster, pixels: raster.pixels, width, height, cell, left, top, rows };
 }
 
 /** Renders an {@link ExampleGrid} (rows image | mask | anomaly map) to a PNG file. */
 export async function renderHeatmapGrid(grid: ExampleGrid, path: string, options: HeatmapOptions = {}): Promise<void> {
-  const { pixels, width, height, cell, left, top, rows } = heatmapGridPixels(grid, options);
+  const { raster, cell, left, top, rows } = heatmapGridPixels(grid, options);
   const pad = 6;
-  const labels: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="DejaVu Sans, Arial, sans-serif">`];
-  if (options.title) labels.push(`<text x="8" y="20" font-size="15">${xml(options.title)}</text>`);
+  const labels: string[] = [];
+  if (options.title) labels.push(`<text x="8" y="20" font-size="15">${xmlText(options.title)}</text>`);
   rows.forEach((row, r) => labels.push(`<text x="8" y="${top + r * (cell + pad) + cell / 2 + 4}" font-size="13">${row}</text>`));
   grid.titles.forEach((t, i) => {
     const text = t.length > Math.max(6, Math.floor(cell / 7)) ? `${t.slice(0, Math.max(5, Math.floor(cell / 7)) - 1)}…` : t;
-    labels.push(`<text x="${left + i * (cell + pad) + cell / 2}" y="${top - 6}" font-size="12" text-anchor="middle">${xml(text)}</text>`);
+    labels.push(`<text x="${left + i * (cell + pad) + cell / 2}" y="${top - 6}" font-size="12" text-anchor="middle">${xmlText(text)}</text>`);
   });
-  labels.push('</svg>');
-  const sharp = await loadSharp();
-  const png = await sharp(pixels, { raw: { width, height, channels: 3 } })
-    .composite([{ input: Buffer.from(labels.join('\n')), top: 0, left: 0 }])
-    .png()
-    .toBuffer();
-  await writeFile(path, png);
+  await writeFile(path, await encodePng(raster, labels));
 }
 
 /**

@@ -12,19 +12,16 @@
  * averaged over all anomaly types"). With k > 1 the sampler draws the k classes per seed.
  */
 
-import { createHash } from 'node:crypto';
-
-import { BR35H_CLASSES } from '../node/readers/br35h.js';
-import { CHEST_XRAY_CLASSES } from '../node/readers/chest-xray.js';
-import { FASHION_MNIST_CLASSES, MNIST_CLASSES } from '../node/readers/idx.js';
-import { ISIC2018_CLASSES } from '../node/readers/isic.js';
-import { MVTEC_AD_CATEGORIES, MVTEC_GOOD } from '../node/readers/mvtec.js';
-import { OCT2017_CLASSES } from '../node/readers/oct.js';
 import { SYNTHETIC_CLASSES, SYNTHETIC_DEFECTS } from '../data/synthetic.js';
-import { VISA_CATEGORIES } from '../node/readers/visa.js';
 import { InvalidArgumentError } from '../errors.js';
-import { MULTI_CLASS_KINDS } from './protocol.js';
-import type { DatasetSpec, LabelledSetting, MultiClassKind, ResolvedProtocol } from './protocol.js';
+import { MVTEC_GOOD } from '../node/readers/mvtec.js';
+import { sha256Hex } from '../node/sha256.js';
+import { DATASET_REGISTRY, isMultiClassKind } from '../pipeline/datasets.js';
+import type { MultiClassKind } from '../pipeline/datasets.js';
+import { canonicalJson } from '../pipeline/keys.js';
+import type { DatasetSpec, LabelledSetting, ResolvedProtocol } from './protocol.js';
+
+export { canonicalJson };
 
 /**
  * Everything besides the grid coordinates that determines a run's result: the protocol's
@@ -67,20 +64,7 @@ export interface RunSpec {
 
 /** The classes of a multi-class set, in the reader's canonical order. */
 export function multiClassClasses(kind: MultiClassKind): readonly string[] {
-  switch (kind) {
-    case 'fashion-mnist':
-      return FASHION_MNIST_CLASSES;
-    case 'mnist':
-      return MNIST_CLASSES;
-    case 'chest-xray':
-      return CHEST_XRAY_CLASSES;
-    case 'oct2017':
-      return OCT2017_CLASSES;
-    case 'br35h':
-      return BR35H_CLASSES;
-    case 'isic2018':
-      return ISIC2018_CLASSES;
-  }
+  return DATASET_REGISTRY[kind].classes as readonly string[];
 }
 
 /**
@@ -89,8 +73,8 @@ export function multiClassClasses(kind: MultiClassKind): readonly string[] {
  */
 export function gridTargets(protocol: ResolvedProtocol): string[] {
   const d = protocol.dataset;
-  if ((MULTI_CLASS_KINDS as readonly string[]).includes(d.kind)) {
-    const classes = multiClassClasses(d.kind as MultiClassKind);
+  if (isMultiClassKind(d.kind)) {
+    const classes = multiClassClasses(d.kind);
     if (protocol.normalClasses === 'all') return [...classes];
     protocol.normalClasses.forEach((c, i) => {
       if (!classes.includes(c)) {
@@ -102,7 +86,7 @@ export function gridTargets(protocol: ResolvedProtocol): string[] {
   if (d.kind === 'synthetic') return [...(d.categories ?? SYNTHETIC_CLASSES)];
   if (d.kind === 'mvtec' || d.kind === 'visa') {
     if (d.categories !== 'all') return [...d.categories];
-    return [...(d.kind === 'mvtec' ? MVTEC_AD_CATEGORIES : VISA_CATEGORIES)];
+    return [...(DATASET_REGISTRY[d.kind].categories as readonly string[])];
   }
   return [];
 }
@@ -113,23 +97,9 @@ export function gridTargets(protocol: ResolvedProtocol): string[] {
  * defect kinds exist only in the test split).
  */
 export function anomalyClassesOf(dataset: DatasetSpec, target: string): string[] | null {
-  if ((MULTI_CLASS_KINDS as readonly string[]).includes(dataset.kind)) {
-    return multiClassClasses(dataset.kind as MultiClassKind).filter((c) => c !== target);
-  }
+  if (isMultiClassKind(dataset.kind)) return multiClassClasses(dataset.kind).filter((c) => c !== target);
   if (dataset.kind === 'synthetic') return [...(dataset.defects ?? SYNTHETIC_DEFECTS)];
   return null;
-}
-
-/** JSON with object keys sorted at every level (a canonical form to hash). */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (typeof value === 'object' && value !== null) {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }
 
 /** A name safe as a folder name: characters other than letters, digits, `.`, `_`, `-` become `-`. */
@@ -158,7 +128,7 @@ export function labelledTag(labelled: LabelledSetting): string {
 export function expandGrid(protocol: ResolvedProtocol): RunSpec[] {
   const targets = gridTargets(protocol);
   const d = protocol.dataset;
-  const multiClass = (MULTI_CLASS_KINDS as readonly string[]).includes(d.kind);
+  const multiClass = isMultiClassKind(d.kind);
   const k = protocol.anomalyClassCount;
   const setting = protocol.labelledClasses;
   if (setting !== 'each' && !Array.isArray(setting)) {
@@ -249,7 +219,7 @@ export function expandGrid(protocol: ResolvedProtocol): RunSpec[] {
               throw new InvalidArgumentError('protocol', `runs with distinct folder names`, `"${readable}" and "${clash}" both map to runs/${id}`);
             }
             ids.set(id, readable);
-            const settingsHash = createHash('sha256').update(canonicalJson(core)).digest('hex');
+            const settingsHash = sha256Hex(canonicalJson(core));
             runs.push({ id, index: runs.length, ...core, settingsHash });
           }
         }

@@ -96,7 +96,14 @@ export interface RunResult {
   /** Files of the run folder. */
   files: { scores: string; examples: string | null };
   /** Provenance. */
-  environment: { backend: string; node: string; extractorWeightsSha256: string | null; finishedAt: string };
+  environment: {
+    backend: string;
+    node: string;
+    extractorWeightsSha256: string | null;
+    /** With random backbone weights: the generator that drew them (`'rng'`; absent in results of ckaad before 0.2.0). */
+    randomWeightsGenerator?: string;
+    finishedAt: string;
+  };
 }
 
 /** Contents of scores.json: one entry per test image, in test order. */

@@ -24,11 +24,12 @@ import { encodeSafetensors } from '../io/safetensors.js';
 import { InvalidArgumentError } from '../errors.js';
 import { Scorer } from '../scoring/scorer.js';
 import { writeFileAtomic, writeJsonAtomic } from '../node/atomic.js';
-import type { EpochLog } from '../training/history.js';
+import type { EpochLog, StepLog } from '../training/history.js';
 import { describeExtractor } from '../io/saved-model.js';
+import { RANDOM_WEIGHTS_GENERATOR } from '../backbone/resnet-weights.js';
+import { TRAINER_DEFAULTS } from '../training/options.js';
 import { STRATEGIES } from '../training/strategies.js';
 import type { Strategy } from '../training/strategies.js';
-import { CKAADTrainer } from '../training/trainer.js';
 import { aggregateResults, writeSummary } from './aggregate.js';
 import type { ExperimentSummary } from './aggregate.js';
 import { ExperimentData } from './data.js';
@@ -36,18 +37,20 @@ import { evaluateTestSet } from './evaluate.js';
 import type { Examples } from './evaluate.js';
 import { expandGrid } from './grid.js';
 import type { RunSpec } from './grid.js';
-import { isAborted } from './pixels.js';
+import { openTestFeatures } from '../pipeline/feature-cache.js';
+import { isAborted } from '../pipeline/pixel-cache.js';
+import { trainRun } from '../pipeline/train.js';
 import { parseProtocol } from './protocol.js';
 import type { ExperimentProtocol, ResolvedProtocol } from './protocol.js';
 import { readRunResult, readRunResults, runDir, writeRunResult, writeRunScores } from './results.js';
 import type { RunResult } from './results.js';
-import { openTestFeatures } from './test-features.js';
 
 /** Progress reports of {@link runExperiment}. */
 export type ExperimentEvent =
   | { type: 'start'; protocol: string; total: number; complete: number; selected: number }
   | { type: 'run-skipped'; run: RunSpec }
   | { type: 'run-start'; run: RunSpec; position: number; pending: number }
+  | { type: 'step'; run: RunSpec; log: StepLog; epochs: number; stepsPerEpoch: number; batchSize: number }
   | { type: 'epoch'; run: RunSpec; log: EpochLog; epochs: number }
   | { type: 'run-complete'; run: RunSpec; result: RunResult }
   | { type: 'run-aborted'; run: RunSpec }
@@ -169,9 +172,12 @@ export async function runExperiment(protocol: ExperimentProtocol | ResolvedProto
   // Which runs are done? A result written with other settings under the same id is an error:
   // mixing it into the tables would be wrong, overwriting it would destroy it.
   const done = new Set<string>();
+  // Runs whose random backbone came from the generator of ckaad 0.1: new runs would use other weights.
+  const formerRandom: string[] = [];
   for (const run of grid) {
     const existing = await readRunResult(resultsDir, run.id);
     if (existing === null) continue;
+    if (resolved.model.weights === 'random' && existing.environment.randomWeightsGenerator !== RANDOM_WEIGHTS_GENERATOR) formerRandom.push(run.id);
     if (existing.run.settingsHash !== run.settingsHash) {
       throw new InvalidArgumentError(
         'options.resultsDir',
@@ -183,6 +189,14 @@ export async function runExperiment(protocol: ExperimentProtocol | ResolvedProto
     done.add(run.id);
   }
   const pending = grid.filter((r) => !done.has(r.id) && (options.filter?.(r) ?? true));
+  if (pending.length > 0 && formerRandom.length > 0) {
+    throw new InvalidArgumentError(
+      'options.resultsDir',
+      `a folder whose finished runs drew their random backbone weights as this version does (runs/${formerRandom[0]}/result.json ` +
+        "was written by ckaad 0.1, whose random weights differ: finish the grid with that version, or choose a new results folder)",
+      resultsDir,
+    );
+  }
   emit({ type: 'start', protocol: resolved.name, total: grid.length, complete: done.size, selected: pending.length });
 
   await mkdir(resultsDir, { recursive: true });
@@ -239,7 +253,11 @@ export async function runExperiment(protocol: ExperimentProtocol | ResolvedProto
           checkpoints,
           signal,
           emit,
-          environment: { backend, weightsSha256: record.weights.kind === 'file' ? record.weights.sha256 : null },
+          environment: {
+            backend,
+            weightsSha256: record.weights.kind === 'file' ? record.weights.sha256 : null,
+            randomWeightsGenerator: record.weights.kind === 'random' ? record.weights.generator : undefined,
+          },
           testFeatureCache,
         });
         if (result === null) {
@@ -273,7 +291,7 @@ interface RunContext {
   checkpoints: boolean;
   signal: AbortSignal | undefined;
   emit: (e: ExperimentEvent) => void;
-  environment: { backend: string; weightsSha256: string | null };
+  environment: { backend: string; weightsSha256: string | null; randomWeightsGenerator: string | undefined };
   /** The backbone key of the test-feature cache, or null without the cache. */
   testFeatureCache: string | null;
 }
@@ -288,22 +306,25 @@ async function executeRun(run: RunSpec, ctx: RunContext): Promise<RunResult | nu
   let autoencoder: { dispose(): void } | null = null;
   try {
     const data = await ctx.data.prepare(run);
-    const trainer = new CKAADTrainer(
-      { extractor: ctx.extractor },
-      {
-        ...s.training,
-        strategy: ctx.strategy,
-        epochs: s.epochs,
-        seed: run.seed,
-        sigma: s.scoring.sigma,
-        topK: s.scoring.topK,
-        ...(ctx.checkpoints ? { checkpoint: checkpointDir, resume: true } : {}),
-      },
-    );
-    const fit = await trainer.fit(
-      { normal: data.normal, ...(data.anomalies === null ? {} : { anomalies: data.anomalies }), ...(data.validation === null ? {} : { validation: data.validation }) },
-      { signal: ctx.signal, onEpoch: (log) => ctx.emit({ type: 'epoch', run, log, epochs: s.epochs }) },
-    );
+    const options = {
+      ...s.training,
+      strategy: ctx.strategy,
+      epochs: s.epochs,
+      seed: run.seed,
+      sigma: s.scoring.sigma,
+      topK: s.scoring.topK,
+      ...(ctx.checkpoints ? { checkpoint: checkpointDir, resume: true } : {}),
+    };
+    const batchSize = options.batchSize ?? TRAINER_DEFAULTS.batchSize;
+    const stepsPerEpoch = Math.floor(data.counts.normal / batchSize);
+    const { result: fit } = await trainRun({
+      data: { normal: data.normal, ...(data.anomalies === null ? {} : { anomalies: data.anomalies }), ...(data.validation === null ? {} : { validation: data.validation }) },
+      extractor: ctx.extractor,
+      trainer: options,
+      signal: ctx.signal,
+      onStep: (log) => ctx.emit({ type: 'step', run, log, epochs: s.epochs, stepsPerEpoch, batchSize }),
+      onEpoch: (log) => ctx.emit({ type: 'epoch', run, log, epochs: s.epochs }),
+    });
     autoencoder = fit.autoencoder;
     if (fit.status === 'aborted') return null;
 
@@ -315,13 +336,13 @@ async function executeRun(run: RunSpec, ctx: RunContext): Promise<RunResult | nu
         : await openTestFeatures(ctx.extractor, data.test.pixels, {
             dir: join(ctx.resultsDir, 'cache'),
             backboneKey: ctx.testFeatureCache,
-            batchSize: trainer.options.batchSize,
+            batchSize,
             signal: ctx.signal,
           });
     let evaluation;
     try {
       evaluation = await evaluateTestSet(scorer, data.test, {
-        batchSize: trainer.options.batchSize,
+        batchSize,
         seenClasses: data.labelledClasses.filter((c) => c !== 'elastic'),
         examplesPerClass: s.examplesPerClass,
         signal: ctx.signal,
@@ -372,6 +393,7 @@ async function executeRun(run: RunSpec, ctx: RunContext): Promise<RunResult | nu
         backend: ctx.environment.backend,
         node: process.version,
         extractorWeightsSha256: ctx.environment.weightsSha256,
+        ...(ctx.environment.randomWeightsGenerator === undefined ? {} : { randomWeightsGenerator: ctx.environment.randomWeightsGenerator }),
         finishedAt: new Date().toISOString(),
       },
     };

@@ -1,5 +1,5 @@
 /**
- * Where a training step's backbone features come from (SPEC §4 "F(N), F(A)"): the
+ * Where a training step's backbone features come from (docs/reference-implementation.md §4 "F(N), F(A)"): the
  * {@link FeatureProvider} hands the trainer the feature maps of a step's normal and anomaly
  * batches, computing each image's features at most once per run when its dataset is fixed
  * (cached in {@link FeatureStore}s) and fresh on every draw when it is random (elastic

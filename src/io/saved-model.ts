@@ -17,6 +17,7 @@ import { LAYER_NAMES, RESNET_CONFIGS } from '../backbone/configs.js';
 import type { LayerName, ResNetName } from '../backbone/configs.js';
 import { createResNetExtractor } from '../backbone/extractor.js';
 import type { ResNetExtractorOptions, ResNetFeatureExtractor } from '../backbone/extractor.js';
+import { RANDOM_WEIGHTS_GENERATOR } from '../backbone/resnet-weights.js';
 import { FileFormatError, InvalidArgumentError } from '../errors.js';
 import { platform } from '../platform.js';
 import { Scorer } from '../scoring/scorer.js';
@@ -39,7 +40,7 @@ const AUTOENCODER_FILE = 'autoencoder.safetensors';
 
 /** Where the backbone's weights come from. */
 export type ExtractorWeightsRecord =
-  | { kind: 'random'; seed: number }
+  | { kind: 'random'; seed: number; generator?: typeof RANDOM_WEIGHTS_GENERATOR }
   | { kind: 'file'; path: string; sha256: string };
 
 /** A feature extractor, described well enough to rebuild it exactly. */
@@ -127,7 +128,7 @@ export async function sha256Of(source: ByteSource): Promise<string> {
 export async function describeExtractor(options: ResNetExtractorOptions): Promise<ExtractorRecord> {
   const { arch, layers, weights = 'random', seed = 0 } = options;
   const sorted = [...layers].sort((a, b) => LAYER_NAMES.indexOf(a) - LAYER_NAMES.indexOf(b));
-  if (weights === 'random') return { arch, layers: sorted, weights: { kind: 'random', seed } };
+  if (weights === 'random') return { arch, layers: sorted, weights: { kind: 'random', seed, generator: RANDOM_WEIGHTS_GENERATOR } };
   const location = typeof weights === 'string' && !isFetchableUrl(weights) ? platform().absolutePath(weights) : sourceName(weights);
   return { arch, layers: sorted, weights: { kind: 'file', path: location, sha256: await sha256Of(weights) } };
 }
@@ -250,6 +251,12 @@ export async function loadModel(storage: Storage, options: LoadModelOptions = {}
   const { arch, layers, weights } = record.extractor;
   let extractorOptions: ResNetExtractorOptions;
   if (weights.kind === 'random') {
+    if (weights.generator !== RANDOM_WEIGHTS_GENERATOR) {
+      throw new FileFormatError(
+        recordPath,
+        "the backbone's random weights of this model were drawn by the generator of ckaad 0.1, which this version no longer has (its features would differ): train the model again",
+      );
+    }
     extractorOptions = { arch, layers, weights: 'random', seed: weights.seed };
   } else {
     const source = options.weights ?? (storage.resolvePath === undefined ? weights.path : storage.resolvePath(weights.path));
@@ -323,12 +330,12 @@ function checkExtractorRecord(e: ExtractorRecord, where: string): void {
     e.layers.every((l) => LAYER_NAMES.includes(l)) &&
     typeof e.weights === 'object' &&
     e.weights !== null &&
-    ((e.weights.kind === 'random' && Number.isInteger(e.weights.seed)) ||
+    ((e.weights.kind === 'random' && Number.isInteger(e.weights.seed) && [undefined, RANDOM_WEIGHTS_GENERATOR].includes(e.weights.generator)) ||
       (e.weights.kind === 'file' && typeof e.weights.path === 'string' && /^[0-9a-f]{64}$/.test(e.weights.sha256)));
   if (!ok) {
     throw new InvalidArgumentError(
       where,
-      "{ arch, layers, weights: { kind: 'random', seed } | { kind: 'file', path, sha256 } } (see describeExtractor)",
+      "{ arch, layers, weights: { kind: 'random', seed, generator: 'rng' } | { kind: 'file', path, sha256 } } (see describeExtractor)",
     );
   }
 }

@@ -1,6 +1,6 @@
 /**
  * Loss of the knowledge-aware energy discriminator: paper eq. 8 (image level) and eq. 11
- * (patch level), in the form the authors' code computes (SPEC §4):
+ * (patch level), in the form the authors' code computes (docs/reference-implementation.md §4):
  *
  *   L_D = low(F(N)) + (1 − γ) · high(F(A)) + γ · high(R)
  *

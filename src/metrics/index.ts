@@ -1,5 +1,5 @@
 /**
- * Evaluation metrics as the paper reports them (SPEC §7), in pure TypeScript: image AUROC,
+ * Evaluation metrics as the paper reports them (docs/reference-implementation.md §7), in pure TypeScript: image AUROC,
  * precision–recall curve, best F1 / ACC, pixel AUROC and AUPRO (streaming, exact), connected
  * components, and the authors' per-image PRO variant.
  */

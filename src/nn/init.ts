@@ -1,6 +1,6 @@
 /**
  * Weight initialisers reproducing PyTorch's, drawn from a seeded {@link Rng}
- * (SPEC §2: convs kaiming-normal fan_out/relu; everything else keeps PyTorch's default).
+ * (docs/reference-implementation.md §2: convs kaiming-normal fan_out/relu; everything else keeps PyTorch's default).
  *
  * PyTorch's default for `Conv2d`, `ConvTranspose2d` and `Linear` is
  * `kaiming_uniform_(w, a=√5)`, i.e. U(−b, b) with b = gain·√(3/fan_in) and

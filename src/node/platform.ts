@@ -8,7 +8,7 @@ import { closeSync, constants, mkdirSync, openSync, readSync, unlinkSync, writeS
 import type { Stats } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { join, resolve } from 'node:path';
 
@@ -18,6 +18,7 @@ import type { FeatureWorkerInit, Platform, RandomAccessFile, SpillFile } from '.
 import { FeatureWorker } from './feature-worker/client.js';
 import type { FeatureWorkerOptions } from './feature-worker/client.js';
 import { checkpointFolder } from './folders.js';
+import { sha256HexAsync } from './sha256.js';
 import { installThreadedWasm } from './wasm-threads.js';
 
 /** What a path that is not a regular file is, for the error message. */
@@ -117,13 +118,11 @@ export function createSpillFile(dir: string, name: string): SpillFile {
 
 /** SHA-256 of a file, hex, streamed (large weight files are never held in memory). */
 export async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
   try {
-    for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+    return await sha256HexAsync(createReadStream(path) as AsyncIterable<Buffer>);
   } catch (e) {
     throw new FileFormatError(path, `cannot read file (${(e as Error).message})`);
   }
-  return hash.digest('hex');
 }
 
 /** The Node platform. */

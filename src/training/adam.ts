@@ -1,7 +1,7 @@
 /**
  * Adam optimisers for the auto-encoder and the discriminator, and their exact save/restore.
  *
- * Both use `tf.train.adam(lr, 0.5, 0.999, 1e-8)`: the authors' betas (SPEC §4) and PyTorch's
+ * Both use `tf.train.adam(lr, 0.5, 0.999, 1e-8)`: the authors' betas (docs/reference-implementation.md §4) and PyTorch's
  * ε, not tfjs's default 1e-7. Adam's first update is lr·g/(|g| + ε) per weight, so with
  * 1e-7 every weight whose gradient is below ~1e-6 moved visibly less than in the authors'
  * code from the very first step (scripts/fidelity, docs/fidelity.md). The trainer always

@@ -1,5 +1,5 @@
 /**
- * Which images go into which training step (SPEC §4 "Batching", §9).
+ * Which images go into which training step (docs/reference-implementation.md §4 "Batches", §9).
  *
  * - Normal images: a fresh random permutation every epoch, cut into full batches; the
  *   incomplete tail is dropped (PyTorch's `shuffle=True, drop_last=True`).

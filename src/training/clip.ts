@@ -2,7 +2,7 @@
  * Gradient clipping by global norm, with the semantics of PyTorch's
  * `torch.nn.utils.clip_grad_norm_(parameters, max_norm)` (L2 norm): all gradients are
  * scaled together by `min(1, maxNorm / (‖g‖ + 1e-6))`, where ‖g‖ is the L2 norm of all of
- * them concatenated. The authors clip the discriminator's gradients to 1.0 (SPEC §4).
+ * them concatenated. The authors clip the discriminator's gradients to 1.0 (docs/reference-implementation.md §4).
  */
 
 import * as tf from '@tensorflow/tfjs-core';

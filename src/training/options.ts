@@ -1,5 +1,5 @@
 /**
- * Options of {@link CKAADTrainer}, their defaults (SPEC §4, the paper's implementation details)
+ * Options of {@link CKAADTrainer}, their defaults (docs/reference-implementation.md §4, the paper's implementation details)
  * and their validation.
  */
 

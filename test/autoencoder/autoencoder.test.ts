@@ -123,7 +123,7 @@ describe('FeatureAutoEncoder architecture', () => {
   });
 });
 
-describe('FeatureAutoEncoder input sizes (SPEC §9)', () => {
+describe('FeatureAutoEncoder input sizes (docs/reference-implementation.md §9)', () => {
   it('minimumInputSize: the deepest map must be at least 4×4', () => {
     expect(FeatureAutoEncoder.minimumInputSize(['layer2', 'layer3'])).toBe(64);
     expect(FeatureAutoEncoder.minimumInputSize(['layer1', 'layer2', 'layer3'])).toBe(64);

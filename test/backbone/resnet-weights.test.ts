@@ -11,12 +11,14 @@ import {
   foldConvBn,
   loadResNetWeights,
   randomWeightSource,
+  tensorSeed,
   resnetWeightSpecs,
   type ConvBnSpec,
   type WeightSource,
 } from '../../src/backbone/resnet-weights.js';
 import { encodeSafetensors, readSafetensors, type SafetensorsTensorInput } from '../../src/io/safetensors.js';
 import { FileFormatError, WeightsMismatchError } from '../../src/errors.js';
+import { Rng } from '../../src/nn/random.js';
 import { formulaSafetensors } from './formula.js';
 
 beforeAll(async () => {
@@ -218,5 +220,12 @@ describe('random initialisation', () => {
     expect(same.every((v, i) => v === w[i])).toBe(true);
     const other = await randomWeightSource(RESNET_CONFIGS.resnet18, 8).float32('layer3.0.conv2.weight');
     expect(other.filter((v, i) => v === w[i]).length).toBeLessThan(10);
+  });
+
+  it("draws every conv tensor from ckaad's one generator, Rng, seeded per tensor", async () => {
+    const src = randomWeightSource(RESNET_CONFIGS.resnet18, 3);
+    const index = src.names.indexOf('layer2.1.conv1.weight'); // [128, 128, 3, 3]
+    const expected = new Rng(tensorSeed(3, index)).fillNormal(new Float32Array(128 * 128 * 9), 0, Math.sqrt(2 / (128 * 9)));
+    expect(await src.float32('layer2.1.conv1.weight')).toEqual(expected);
   });
 });

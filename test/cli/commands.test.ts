@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { useBackend } from '../../src/backend/select.js';
 import { EXIT } from '../../src/cli/errors.js';
-import { PANEL_GAP } from '../../src/cli/heatmap.js';
+import { overlayLayout } from '../../src/cli/heatmap.js';
 import { runCli, scratchDir, tinySynthetic } from './helpers.js';
 
 let scratch: { dir: string; cleanup: () => Promise<void> };
@@ -81,7 +81,9 @@ describe('train → eval → score', () => {
     expect(m.heatmaps).toHaveLength(3);
     expect(m.heatmaps.filter((h: string) => h.includes('/anomalous_'))).toHaveLength(2);
     const meta = await sharp(join(out, m.heatmaps[0])).metadata();
-    expect([meta.width, meta.height]).toEqual([3 * 64 + 2 * PANEL_GAP, 64]);
+    const layout = overlayLayout(64, true);
+    expect([meta.width, meta.height]).toEqual([layout.width, layout.height]);
+    expect(layout.panel).toBeGreaterThanOrEqual(256);
 
     // score the same test images with the same model: identical scores.
     const scored = join(scratch.dir, 'scored');
@@ -93,7 +95,7 @@ describe('train → eval → score', () => {
     for (const image of m.images as ScoredImage[]) expect(byPath.get(image.path)).toBeCloseTo(image.score, 5);
     expect(scoreResults.heatmaps).toHaveLength(1);
     const overlay = await sharp(join(scored, scoreResults.heatmaps[0])).metadata();
-    expect(overlay.width).toBe(2 * 64 + PANEL_GAP); // no mask panel when scoring plain images
+    expect(overlay.width).toBe(overlayLayout(64, false).width); // no mask panel when scoring plain images
   });
 });
 

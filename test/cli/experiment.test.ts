@@ -11,7 +11,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { useBackend } from '../../src/backend/select.js';
+import { ExperimentProgress } from '../../src/cli/commands/experiment.js';
 import { EXIT } from '../../src/cli/errors.js';
+import type { CliIo } from '../../src/cli/io.js';
+import { expandGrid } from '../../src/experiment/grid.js';
+import { parseProtocol } from '../../src/experiment/protocol.js';
+import type { ExperimentEvent } from '../../src/experiment/runner.js';
 import { tinyProtocol } from '../experiment/fixtures.js';
 import { runCli, scratchDir } from './helpers.js';
 
@@ -36,7 +41,7 @@ describe('ckaad experiment', () => {
     const first = await runCli(['experiment', protocolPath, '--results', results, '--no-checkpoints', '--only', 'Recon']);
     expect(first.code, first.err).toBe(EXIT.ok);
     expect(first.err).toContain('cli-tiny: 2 runs, 0 already complete, 1 to run');
-    expect(first.err).toMatch(/^ {2}epoch 1\/1 {2}L_rec \d\.\d{4} /m);
+    expect(first.err).toMatch(/^ {2}epoch 1\/1 {2}L_rec \d\.\d{4} .*; ETA run 0s\)$/m);
     expect(first.err).toMatch(/1\/2 runs complete \(1 run now, /);
     // the CKAPatch row is pending: the table says how many of its runs exist
     expect(first.out).toMatch(/^\| Recon \| r_l=0\.3 \| 1 \| 1 \| \d+\.\d\d /m);
@@ -94,4 +99,63 @@ describe('ckaad experiment', () => {
     r = await runCli(['experiment']);
     expect(r.code).toBe(EXIT.usage);
   }, 120_000);
+});
+
+describe('ckaad experiment progress', () => {
+  /** An io whose clock is set by hand. */
+  function clocked(isTTY: boolean) {
+    let now = 0;
+    let err = '';
+    const io: CliIo = { out: () => undefined, err: (t) => void (err += t), isTTY, now: () => now };
+    return { io, tick: (seconds: number) => void (now += seconds * 1000), lines: () => err.trim().split('\n') };
+  }
+  const run = expandGrid(parseProtocol(protocol('/x')))[0];
+  const epoch = (n: number, seconds: number): ExperimentEvent => ({
+    type: 'epoch',
+    run,
+    epochs: 3,
+    log: { epoch: n, steps: 2, lRec: 0.5, lAdv: 0.25, lD: 1, lAe: 0.5, validationAuroc: 0.75, seconds },
+  });
+  const step = (n: number): ExperimentEvent => ({
+    type: 'step',
+    run,
+    epochs: 3,
+    stepsPerEpoch: 2,
+    batchSize: 4,
+    log: { step: n, epoch: Math.ceil(n / 2), batch: (n - 1) % 2, lRec: 0.5, lAdv: 0, lD: 0, lAe: 0.5, dGradNorm: 0, anomalies: 0 },
+  });
+
+  it('prints one line per epoch off a terminal, with the ETA of the run and of the grid', () => {
+    const c = clocked(false);
+    const p = new ExperimentProgress(c.io, 'results/x');
+    p.handle({ type: 'run-start', run, position: 0, pending: 3 });
+    for (let n = 1; n <= 2; n++) p.handle(step(n));
+    c.tick(5);
+    p.handle(epoch(1, 5));
+    expect(c.lines()).toEqual([
+      `[1/3] ${run.id}`,
+      '  epoch 1/3  L_rec 0.5000  L_adv 0.2500  L_D 1.0000  val AUROC 75.00  (5.0 s; 5s total; ETA run 10s, grid 40s)',
+    ]);
+    p.handle(epoch(2, 7));
+    expect(c.lines().at(-1)).toMatch(/ETA run 6s, grid 42s\)$/); // mean epoch 6 s: 1 epoch left, then 2 runs of 3 epochs
+  });
+
+  it('draws a progress bar of the run on a terminal instead of epoch lines', () => {
+    const c = clocked(true);
+    const p = new ExperimentProgress(c.io, 'results/x');
+    p.handle({ type: 'run-start', run, position: 1, pending: 2 });
+    for (let n = 1; n <= 6; n++) {
+      c.tick(4);
+      p.handle(step(n));
+      if (n % 2 === 0) p.handle(epoch(n / 2, 8));
+    }
+    p.handle({ type: 'run-aborted', run });
+    const lines = c.lines();
+    expect(lines[0]).toBe(`[2/2] ${run.id}`);
+    expect(lines.some((l) => l.startsWith('  epoch'))).toBe(false);
+    expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^\\[2/2\\] ${run.id}: 16/24 images \\(66%\\) · .* · ETA \\d+s · epoch 2/3 L_rec 0\\.5000 val AUROC 75\\.00$`)));
+    expect(lines.at(-2)).toMatch(new RegExp(`^\\[2/2\\] ${run.id}: interrupted at 24/24 images`));
+    expect(lines.some((l) => l.includes('done,'))).toBe(false);
+    expect(lines.at(-1)).toMatch(/stopped: .* resumes from its checkpoint next time$/);
+  });
 });

@@ -14,7 +14,9 @@ import { stratifiedSubset, modelNames } from '../../src/cli/commands/eval.js';
 import type { CliDataset, CliItem } from '../../src/cli/dataset.js';
 import { EXIT, InterruptedError, OptionError, exitCodeFor, oneLine } from '../../src/cli/errors.js';
 import { pickHeatmaps } from '../../src/cli/evaluation.js';
-import { PANEL_GAP, composeOverlay, jet } from '../../src/cli/heatmap.js';
+import { OUTLINE, PANEL_GAP, PANEL_MIN, composeOverlay, scoreLine } from '../../src/cli/heatmap.js';
+import type { OverlayInput } from '../../src/cli/heatmap.js';
+import { jet } from '../../src/pipeline/raster.js';
 import {
   integerAtLeast,
   numberIn,
@@ -158,26 +160,49 @@ describe('heat maps', () => {
     );
   });
 
-  it('composes original | mask | map with gaps, colouring the map on the run range', () => {
-    const size = 4;
-    const image = new Uint8Array(size * size * 3).fill(100);
-    const map = new Float32Array(size * size).fill(0);
-    map[5] = 2; // the hottest pixel of the run (range [0, 2])
-    const mask = new Uint8Array(size * size);
-    mask[5] = 1;
-    const { pixels, width, height } = composeOverlay({ size, image, map, mask, lo: 0, hi: 2 });
-    expect(width).toBe(3 * size + 2 * PANEL_GAP);
-    expect(height).toBe(size);
-    const at = (x: number, y: number) => Array.from(pixels.subarray((y * width + x) * 3, (y * width + x) * 3 + 3));
-    expect(at(1, 1)).toEqual([100, 100, 100]); // original
-    expect(at(size, 0)).toEqual([255, 255, 255]); // gap
-    expect(at(size + PANEL_GAP + 1, 1)).toEqual([255, 255, 255]); // mask pixel on
-    expect(at(size + PANEL_GAP, 0)).toEqual([0, 0, 0]); // mask pixel off
-    const hot = at(2 * (size + PANEL_GAP) + 1, 1);
-    const cold = at(2 * (size + PANEL_GAP), 0);
+  const size = 4;
+  const image = new Uint8Array(size * size * 3).fill(100);
+  const map = new Float32Array(size * size).fill(0);
+  map[5] = 2; // the hottest pixel of the run (range [0, 2]) at (1, 1)
+  const mask = new Uint8Array(size * size);
+  mask[5] = 1;
+
+  it('draws enlarged, titled panels: image | ground truth | map, the ground truth outlined on the map', () => {
+    const { raster, layout, labels } = composeOverlay({ size, image, map, mask, lo: 0, hi: 2 });
+    expect(layout.panel).toBeGreaterThanOrEqual(PANEL_MIN);
+    expect(layout.panelX).toHaveLength(3);
+    expect(layout.panelX[1] - layout.panelX[0]).toBe(layout.panel + PANEL_GAP);
+    const s = layout.scale;
+    const at = (panel: number, x: number, y: number) => raster.at(layout.panelX[panel] + x, layout.panelY + y);
+    expect(at(0, s + 1, s + 1)).toEqual([100, 100, 100]); // image, enlarged
+    expect(at(0, layout.panel - 1, layout.panel - 1)).toEqual([100, 100, 100]);
+    expect(raster.at(layout.panelX[0] + layout.panel + 1, layout.panelY)).toEqual([255, 255, 255]); // gap
+    expect(at(1, s + s / 2, s + s / 2)).toEqual([255, 255, 255]); // mask pixel on
+    expect(at(1, 0, 0)).toEqual([0, 0, 0]); // mask pixel off
+    expect(at(2, s, s + s / 2)).toEqual([...OUTLINE]); // left edge of the ground-truth region
+    const hot = at(2, s + s / 2, s + s / 2); // inside the region: the map's hottest pixel
+    const cold = at(2, 0, 0);
     expect(hot[0]).toBeGreaterThan(hot[2]); // red dominates where the map peaks
     expect(cold[2]).toBeGreaterThan(cold[0]); // blue elsewhere
-    expect(composeOverlay({ size, image, map, lo: 0, hi: 2 }).width).toBe(2 * size + PANEL_GAP); // no mask panel
+    expect(labels.join('\n')).toMatch(/>image<.*>ground truth<.*>anomaly map \(outline: ground truth\)</s);
+    expect(composeOverlay({ size, image, map, lo: 0, hi: 2 }).layout.panelX).toHaveLength(2); // no mask panel
+  });
+
+  it('has a colour bar from the hottest value (top) to the coldest (bottom), labelled with the map range', () => {
+    const { raster, layout, labels } = composeOverlay({ size, image, map, mask, lo: 0.5, hi: 2.5 });
+    expect(raster.at(layout.barX + 2, layout.panelY)).toEqual(jet(1));
+    expect(raster.at(layout.barX + 2, layout.panelY + layout.panel - 1)).toEqual(jet(0));
+    expect(labels.join('\n')).toMatch(/>2\.5<.*>1\.5<.*>0\.5</s);
+  });
+
+  it('names the image and its ground truth, and compares its score with the threshold', () => {
+    const text = (o: Partial<OverlayInput>) => composeOverlay({ size, image, map, lo: 0, hi: 2, ...o }).labels.join('\n');
+    expect(text({ name: 'test/scratch/003', label: 1, className: 'scratch', score: 0.61234, threshold: 0.5891 })).toMatch(
+      /test\/scratch\/003 · ground truth: anomalous \(scratch\)<.*score 0\.6123 ≥ threshold 0\.5891: anomalous</s,
+    );
+    expect(text({ score: 0.5, threshold: 0.5891 })).toContain('score 0.5000 &lt; threshold 0.5891: normal');
+    expect(text({ score: 0.5, threshold: null })).toContain('score 0.5000 (the model stores no threshold)');
+    expect(scoreLine(0.7, 0.7)).toBe('score 0.7000 ≥ threshold 0.7000: anomalous');
   });
 });
 

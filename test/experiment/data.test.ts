@@ -13,11 +13,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { preprocessImages } from '../../src/backbone/preprocess.js';
 import { decodeImage } from '../../src/node/images.js';
 import { labelledAnomalyCount } from '../../src/data/sampler.js';
-import { ExperimentData, assertNotInTest, derivedSeed, limitPerClass } from '../../src/experiment/data.js';
+import { ExperimentData } from '../../src/experiment/data.js';
+import { derivedSeed } from '../../src/pipeline/keys.js';
+import { decodeToCache } from '../../src/pipeline/pixel-cache.js';
+import { limitPerClass } from '../../src/pipeline/split.js';
+import { assertNotInTest } from '../../src/pipeline/synthetic.js';
 import { expandGrid } from '../../src/experiment/grid.js';
 import { parseProtocol } from '../../src/experiment/protocol.js';
-import { bytesToInput, decodeToCache, elasticSourceDataset, filePixels, memoryPixels, sourceDataset, subsetPixels } from '../../src/experiment/pixels.js';
+import { bytesToInput, elasticSourceDataset, filePixels, memoryPixels, sourceDataset, subsetPixels } from '../../src/pipeline/pixels.js';
 import { tempDir, writeImage } from '../data/helpers.js';
+import { tinyIdx } from '../cli/helpers.js';
+import { FASHION_MNIST_CLASSES, idxPixels, readIdxDataset } from '../../src/node/readers/idx.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -217,6 +223,44 @@ describe.skipIf(!existsSync(FASHION))('ExperimentData: Fashion-MNIST', () => {
     const x = d.normal.batch([0]);
     expect(x.shape).toEqual([1, 64, 64, 3]);
     x.dispose();
+    await data.close();
+  });
+});
+
+describe('ExperimentData: one listing of an IDX set for every normal class', () => {
+  it("trains each run on its own normal class's images", async () => {
+    const root = await tinyIdx(join(dir, 'idx'), [0, 1, 2], 60);
+    const protocol = parseProtocol({
+      name: 'idx',
+      dataset: { kind: 'fashion-mnist', root },
+      normalClasses: ['Pullover', 'Trouser'],
+      arms: [{ strategy: 'Recon', labelled: [0] }],
+      seeds: [0],
+      epochs: 1,
+      imageSize: 64,
+      model: { arch: 'resnet18', layers: ['layer2', 'layer3'] },
+    });
+    const data = new ExperimentData({ resultsDir: join(dir, 'idx-results') });
+    const stack = (await readIdxDataset(root, { normalClass: 0, classNames: FASHION_MNIST_CLASSES })).trainImages;
+    const before = tf.memory().numTensors;
+    for (const run of expandGrid(protocol)) {
+      const d = await data.prepare(run);
+      const label = FASHION_MNIST_CLASSES.indexOf(run.normalClass);
+      // Every normal training image is one of the normal class's (label value = index mod 3).
+      const x = d.normal.batch(Array.from({ length: d.counts.normal }, (_, i) => i));
+      const per = 64 * 64 * 3;
+      const normal = x.dataSync();
+      const candidates = Array.from({ length: 60 }, (_, i) => i);
+      const reference = bytesToInput(idxPixels(stack, candidates, 64), 60, 64);
+      const r = reference.dataSync();
+      for (let n = 0; n < d.counts.normal; n++) {
+        const image = normal.subarray(n * per, (n + 1) * per).join();
+        const match = candidates.find((i) => r.subarray(i * per, (i + 1) * per).join() === image);
+        expect(match === undefined ? undefined : match % 3).toBe(label);
+      }
+      tf.dispose([x, reference]);
+    }
+    expect(tf.memory().numTensors).toBe(before);
     await data.close();
   });
 });

@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../../src/backbone/preprocess.js';
 import type { TestItem, TestSet } from '../../src/experiment/data.js';
 import { evaluateTestSet, exampleIndices, testSubsets } from '../../src/experiment/evaluate.js';
-import { memoryPixels } from '../../src/experiment/pixels.js';
+import { memoryPixels } from '../../src/pipeline/pixels.js';
 import { Scorer } from '../../src/scoring/scorer.js';
 
 const S = 32;

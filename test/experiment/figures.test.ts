@@ -10,13 +10,13 @@ import { writeFileAtomic } from '../../src/node/atomic.js';
 import {
   heatmapGridPixels,
   histogram,
-  jetColour,
   readExamples,
   renderHeatmapGrid,
   renderScoreHistograms,
   scoreHistogramSvg,
   writeFigures,
 } from '../../src/experiment/figures.js';
+import { jet } from '../../src/pipeline/raster.js';
 import { expandGrid } from '../../src/experiment/grid.js';
 import { parseProtocol } from '../../src/experiment/protocol.js';
 import { runDir, writeRunResult, writeRunScores } from '../../src/experiment/results.js';
@@ -36,11 +36,11 @@ describe('histogram and colours', () => {
   });
 
   it('jet runs dark blue → cyan → yellow → dark red', () => {
-    expect(jetColour(0)).toEqual([0, 0, 128]);
-    expect(jetColour(0.5)).toEqual([128, 255, 128]);
-    expect(jetColour(1)).toEqual([128, 0, 0]);
-    expect(jetColour(2)).toEqual(jetColour(1));
-    expect(jetColour(Number.NaN)).toEqual(jetColour(0));
+    expect(jet(0)).toEqual([0, 0, 128]);
+    expect(jet(0.5)).toEqual([128, 255, 128]);
+    expect(jet(1)).toEqual([128, 0, 0]);
+    expect(jet(2)).toEqual(jet(1));
+    expect(jet(Number.NaN)).toEqual(jet(0));
   });
 
   it('the histogram SVG states the AUROC and the class sizes', () => {
@@ -76,12 +76,12 @@ describe('heat-map grid', () => {
     // mask pixel (1, 1) of example 1, scaled ×2 → (2..3, 2..3)
     expect(at(col(1) + 2, row(1) + 3)).toEqual([255, 255, 255]);
     expect(at(col(1), row(1))).toEqual([0, 0, 0]);
-    expect(at(col(0), row(2))).toEqual(jetColour(0));
-    expect(at(col(1), row(2))).toEqual(jetColour(1));
+    expect(at(col(0), row(2))).toEqual(jet(0));
+    expect(at(col(1), row(2))).toEqual(jet(1));
     // an explicit range instead
     const h = heatmapGridPixels(grid, { scale: 2, range: [0, 4] });
     const i = ((h.top + 2 * 22) * h.width + h.left + 22) * 3;
-    expect(Array.from(h.pixels.subarray(i, i + 3))).toEqual(jetColour(0.5));
+    expect(Array.from(h.pixels.subarray(i, i + 3))).toEqual(jet(0.5));
     expect(heatmapGridPixels({ ...grid, masks: null }).rows).toEqual(['image', 'anomaly map']);
     expect(heatmapGridPixels(grid).cell).toBe(128);
   });

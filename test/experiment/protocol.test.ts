@@ -77,6 +77,13 @@ describe('parseProtocol', () => {
     expect(e.message).toContain('64');
   });
 
+  it('refuses a top-k larger than the map of its image size, as scoring would', () => {
+    const e = errorOf(() => parseProtocol({ ...base, scoring: { topK: 5000 } }));
+    expect(e.argument).toBe('protocol.scoring.topK');
+    expect(e.message).toBe("Invalid protocol.scoring.topK: expected an integer in [1, 4096] (H·W of 64×64 images) or 'mean', found 5000.");
+    expect(parseProtocol({ ...base, scoring: { topK: 4096 } }).scoring.topK).toBe(4096);
+  });
+
   it('readProtocol reports the file for bad JSON and bad fields', async () => {
     const { dir, cleanup } = await tempDir('ckaad-protocol-');
     try {

@@ -5,7 +5,7 @@
  * stop by the signal, and refusal to mix results of other settings.
  */
 
-import { cp, readdir, readFile, stat } from 'node:fs/promises';
+import { cp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -184,6 +184,26 @@ describe('runExperiment', () => {
     expect(await readRunResult(resultsDir, second.id)).toBeNull();
     expect(await readFile(join(resultsDir, 'summary.md'), 'utf8')).toContain('1 of 2 runs complete');
   });
+
+  it("keeps a grid's random backbone: finished runs of 0.2's random weights are aggregated, but no run is added to them", async () => {
+    const resultsDir = join(dir, 'former-random');
+    const p = protocol({ seeds: [0], epochs: 1 });
+    const recon = (run: { arm: string }) => run.arm === 'Recon';
+    await runExperiment(p, { resultsDir, checkpoints: false, filter: recon });
+    const [first] = expandGrid(parseProtocol(p));
+    const written = await readRunResult(resultsDir, first.id);
+    expect(written?.environment.randomWeightsGenerator).toBe('rng');
+    // As 0.2 wrote it: no generator recorded.
+    const path = resultPath(resultsDir, first.id);
+    const json = JSON.parse(await readFile(path, 'utf8'));
+    delete json.environment.randomWeightsGenerator;
+    await writeFile(path, JSON.stringify(json));
+    const summary = await runExperiment(p, { resultsDir, checkpoints: false, filter: recon });
+    expect(summary.runs).toEqual({ total: 2, complete: 1, ranNow: 0 });
+    await expect(runExperiment(p, { resultsDir, checkpoints: false })).rejects.toThrow(
+      new RegExp(`runs/${first.id}/result\\.json was written by ckaad 0\\.1, whose random weights differ`),
+    );
+  }, 120_000);
 
   it('runs custom strategies passed by name, and refuses unknown ones before doing anything', async () => {
     const resultsDir = join(dir, 'custom');

@@ -116,7 +116,7 @@ describe('saveModel / loadModel', () => {
     const autoencoder = new FeatureAutoEncoder({ backbone: 'resnet18', layers, seed: 2 });
     const dir = join(scratch, 'model-random');
     const record = await describeExtractor({ arch: 'resnet18', layers: ['layer3', 'layer2'], seed: 5 });
-    expect(record).toEqual({ arch: 'resnet18', layers, weights: { kind: 'random', seed: 5 } });
+    expect(record).toEqual({ arch: 'resnet18', layers, weights: { kind: 'random', seed: 5, generator: 'rng' } });
     await saveModel(modelFolder(dir), { extractor: record, autoencoder, imageSize: 64 });
     const model = await loadModel(modelFolder(dir));
     // Random seed 5 and the file written from the same initialisation give the same features.
@@ -127,6 +127,12 @@ describe('saveModel / loadModel', () => {
     tf.dispose([...a, ...b]);
     fromFile.dispose();
     model.dispose();
+
+    // A model of ckaad 0.2 (random weights from its former generator: no generator recorded) is refused.
+    const json = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8'));
+    delete json.extractor.weights.generator;
+    await writeFile(join(dir, 'model.json'), JSON.stringify(json));
+    await expect(loadModel(modelFolder(dir))).rejects.toThrow(/model\.json: the backbone's random weights of this model were drawn by the generator of ckaad 0\.1.*train the model again/);
     autoencoder.dispose();
   });
 

@@ -133,7 +133,7 @@ describe('one training step', () => {
     expect(steps.length).toBe(1);
     expect(steps[0].dGradNorm).toBeGreaterThan(clipNorm);
 
-    // Reference: the step of SPEC §4 written out plainly, with a separate, untaped forward
+    // Reference: the step of docs/reference-implementation.md §4 written out plainly, with a separate, untaped forward
     // pass of the auto-encoder for the discriminator, on the batches the trainer drew.
     const n = normals.requests[normals.requests.length - 1];
     const a = anomalous.requests[anomalous.requests.length - 1];

@@ -99,7 +99,7 @@ function configuration(v: DemoValues, backend: string, layers: readonly string[]
     strategies: v.strategies.map((s) => s.name),
     sigma: scoring.sigma,
     topK: scoring.topK,
-    labelledAnomalies: 'elastic transformations of the normal images (SPEC §5)',
+    labelledAnomalies: 'elastic transformations of the normal images (docs/reference-implementation.md §5)',
     seed: v.seed,
   };
 }

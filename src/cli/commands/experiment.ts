@@ -28,8 +28,11 @@ import { selectBackend } from '../backend.js';
 import type { CommandContext } from '../context.js';
 import { InterruptedError } from '../errors.js';
 import { log, println } from '../io.js';
+import type { CliIo } from '../io.js';
 import { addBackendOption } from '../options.js';
-import { formatDuration } from '../progress.js';
+import { formatDuration, startProgress } from '../progress.js';
+import type { Progress } from '../progress.js';
+import { stepLosses } from '../training.js';
 
 /** Option values of `ckaad experiment`. */
 export interface ExperimentValues {
@@ -75,29 +78,112 @@ export async function readProtocolFile(path: string, weights?: string): Promise<
 
 const pct = (x: number | null | undefined) => (x === null || x === undefined ? '-' : (100 * x).toFixed(2));
 
-/** One progress line per event. */
-function describeEvent(e: ExperimentEvent, resultsDir: string, elapsed: string): string | null {
-  switch (e.type) {
-    case 'start':
-      return `${e.protocol}: ${e.total} runs, ${e.complete} already complete, ${e.selected} to run → ${resultsDir}`;
-    case 'run-start':
-      return `[${e.position + 1}/${e.pending}] ${e.run.id}`;
-    case 'epoch':
-      return (
-        `  epoch ${e.log.epoch}/${e.epochs}  L_rec ${e.log.lRec.toFixed(4)}  L_adv ${e.log.lAdv.toFixed(4)}  L_D ${e.log.lD.toFixed(4)}` +
-        `  val AUROC ${pct(e.log.validationAuroc)}  (${e.log.seconds.toFixed(1)} s; ${elapsed} total)`
-      );
-    case 'run-complete': {
-      const m = e.result.metrics;
-      const parts = [`image AUROC ${pct(m.all.imageAuroc)}`];
-      if (m.all.pixelAuroc !== undefined) parts.push(`pixel AUROC ${pct(m.all.pixelAuroc)}`, `AUPRO ${pct(m.all.aupro)}`);
-      if (m.seen && m.unseen) parts.push(`seen ${pct(m.seen.imageAuroc)}`, `unseen ${pct(m.unseen.imageAuroc)}`);
-      return `  done: epoch ${e.result.training.reportedEpoch} reported; test ${parts.join(', ')} (${e.result.training.seconds.toFixed(0)} s)`;
+/**
+ * The progress of `ckaad experiment` on stderr, like `ckaad train`'s: on a terminal a progress
+ * bar per run (images/s, the run's ETA, the epoch and its losses); otherwise one line per epoch
+ * with the losses, the validation AUROC and the ETA of the run and of the grid. Both say when a
+ * run starts and what it scored.
+ */
+export class ExperimentProgress {
+  private readonly started: number;
+  /** Seconds of the runs completed by this invocation. */
+  private readonly runSeconds: number[] = [];
+  private runStarted = 0;
+  private epochSeconds: number[] = [];
+  private position = 0;
+  private pending = 0;
+  private bar: Progress | null = null;
+  private firstStep = 0;
+  private lastAuroc = '';
+
+  constructor(
+    private readonly io: CliIo,
+    private readonly resultsDir: string,
+  ) {
+    this.started = io.now();
+  }
+
+  /** Wall time since the start, formatted. */
+  elapsed(): string {
+    return formatDuration((this.io.now() - this.started) / 1000);
+  }
+
+  /** Reports one event of the runner. */
+  handle(e: ExperimentEvent): void {
+    switch (e.type) {
+      case 'start':
+        return this.line(`${e.protocol}: ${e.total} runs, ${e.complete} already complete, ${e.selected} to run → ${this.resultsDir}`);
+      case 'run-start':
+        this.position = e.position;
+        this.pending = e.pending;
+        this.runStarted = this.io.now();
+        this.epochSeconds = [];
+        this.lastAuroc = '';
+        return this.line(`[${e.position + 1}/${e.pending}] ${e.run.id}`);
+      case 'step':
+        return this.step(e);
+      case 'epoch':
+        return this.epoch(e);
+      case 'run-complete': {
+        this.stopBar();
+        this.runSeconds.push((this.io.now() - this.runStarted) / 1000);
+        const m = e.result.metrics;
+        const parts = [`image AUROC ${pct(m.all.imageAuroc)}`];
+        if (m.all.pixelAuroc !== undefined) parts.push(`pixel AUROC ${pct(m.all.pixelAuroc)}`, `AUPRO ${pct(m.all.aupro)}`);
+        if (m.seen && m.unseen) parts.push(`seen ${pct(m.seen.imageAuroc)}`, `unseen ${pct(m.unseen.imageAuroc)}`);
+        return this.line(`  done: epoch ${e.result.training.reportedEpoch} reported; test ${parts.join(', ')} (${e.result.training.seconds.toFixed(0)} s)`);
+      }
+      case 'run-aborted':
+        this.stopBar(true);
+        return this.line(`  stopped: ${e.run.id} is incomplete and resumes from its checkpoint next time`);
+      default:
+        return undefined;
     }
-    case 'run-aborted':
-      return `  stopped: ${e.run.id} is incomplete and resumes from its checkpoint next time`;
-    default:
-      return null;
+  }
+
+  private line(text: string): void {
+    log(this.io, text);
+  }
+
+  private step(e: Extract<ExperimentEvent, { type: 'step' }>): void {
+    if (!this.io.isTTY) return;
+    const total = e.stepsPerEpoch * e.epochs;
+    if (this.bar === null) {
+      this.firstStep = e.log.step - 1;
+      this.bar = startProgress(this.io, `[${this.position + 1}/${this.pending}] ${e.run.id}`, (total - this.firstStep) * e.batchSize);
+    }
+    this.bar.update((e.log.step - this.firstStep) * e.batchSize, `epoch ${e.log.epoch}/${e.epochs} ${stepLosses(e.log)}${this.lastAuroc}`);
+  }
+
+  private epoch(e: Extract<ExperimentEvent, { type: 'epoch' }>): void {
+    this.epochSeconds.push(e.log.seconds);
+    if (e.log.validationAuroc !== null) this.lastAuroc = ` val AUROC ${pct(e.log.validationAuroc)}`;
+    if (this.io.isTTY) return;
+    this.line(
+      `  epoch ${e.log.epoch}/${e.epochs}  L_rec ${e.log.lRec.toFixed(4)}  L_adv ${e.log.lAdv.toFixed(4)}  L_D ${e.log.lD.toFixed(4)}` +
+        `  val AUROC ${pct(e.log.validationAuroc)}  (${e.log.seconds.toFixed(1)} s; ${this.elapsed()} total; ${this.eta(e.epochs - e.log.epoch, e.epochs)})`,
+    );
+  }
+
+  /**
+   * "ETA run 1m05s, grid 2h03m": the run's remaining epochs at its mean epoch time so far; the
+   * grid's remaining runs at the mean time of the runs this invocation completed (before the
+   * first completes: their epochs at this run's mean epoch time).
+   */
+  private eta(epochsLeft: number, epochs: number): string {
+    const perEpoch = this.epochSeconds.reduce((a, b) => a + b, 0) / this.epochSeconds.length;
+    const run = epochsLeft * perEpoch;
+    const runsLeft = this.pending - this.position - 1;
+    if (runsLeft <= 0) return `ETA run ${formatDuration(run)}`;
+    const perRun = this.runSeconds.length > 0 ? this.runSeconds.reduce((a, b) => a + b, 0) / this.runSeconds.length : epochs * perEpoch;
+    return `ETA run ${formatDuration(run)}, grid ${formatDuration(run + runsLeft * perRun)}`;
+  }
+
+  /** Ends the run's bar: "done", or — when the run was stopped — "interrupted at n/N". */
+  private stopBar(interrupted = false): void {
+    if (interrupted) this.bar?.interrupt();
+    else this.bar?.stop();
+    this.bar = null;
   }
 }
 
@@ -121,21 +207,17 @@ export async function runExperimentCommand(protocolPath: string, v: ExperimentVa
 
   const backend = await selectBackend(v.backend, v.threads);
   log(io, `ckaad experiment: backend ${backend}`);
-  const started = io.now();
-  const elapsed = () => formatDuration((io.now() - started) / 1000);
+  const progress = new ExperimentProgress(io, resultsDir);
   const outcome = await runExperiment(protocol, {
     resultsDir,
     signal: ctx.signal,
     checkpoints: v.checkpoints,
     testFeatureCache: v.testFeatureCache,
-    onProgress: (e) => {
-      const line = describeEvent(e, resultsDir, elapsed());
-      if (line !== null) log(io, line);
-    },
+    onProgress: (e) => progress.handle(e),
     filter: v.only === undefined ? undefined : (run) => run.id.includes(v.only as string),
   });
   println(io, formatSummaryMarkdown(outcome.summary, metrics));
-  const counts = `${outcome.runs.complete}/${outcome.runs.total} runs complete (${outcome.runs.ranNow} run now, ${elapsed()})`;
+  const counts = `${outcome.runs.complete}/${outcome.runs.total} runs complete (${outcome.runs.ranNow} run now, ${progress.elapsed()})`;
   if (outcome.status === 'aborted') {
     throw new InterruptedError(`${counts}; the same command resumes the grid`);
   }

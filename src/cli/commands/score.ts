@@ -108,6 +108,7 @@ export async function runScore(paths: string[], v: ScoreValues, ctx: CommandCont
     const backend = await selectBackend(v.backend, v.threads);
     const model = await openModel(v.model, weights);
     log(io, `ckaad score: ${items.length} images with ${resolve(v.model)} (${model.record.extractor.arch}, ${model.imageSize}×${model.imageSize}); backend ${backend}`);
+    const { threshold, source } = decisionThreshold(v.threshold, model.scoring.threshold);
     let evaluation;
     try {
       evaluation = await evaluate({
@@ -117,6 +118,7 @@ export async function runScore(paths: string[], v: ScoreValues, ctx: CommandCont
         batchSize: v.batchSize,
         onBadImage: v.onBadImage,
         heatmaps: v.heatmaps,
+        threshold,
         output: { dir: out.dir, subdir: 'heatmaps' },
         label: 'score',
         io,
@@ -125,7 +127,6 @@ export async function runScore(paths: string[], v: ScoreValues, ctx: CommandCont
     } finally {
       model.dispose();
     }
-    const { threshold, source } = decisionThreshold(v.threshold, model.scoring.threshold);
     const verdict = (score: number) => (threshold === null ? null : score >= threshold ? 'anomalous' : 'normal');
     const images = evaluation.images.map((i) => ({ path: resolve(i.path), name: i.name, score: i.score, verdict: verdict(i.score) }));
     const flagged = images.filter((i) => i.verdict === 'anomalous').length;

@@ -10,7 +10,7 @@
  * ```
  *
  * Training data holds normal images only; labelled anomalies for training are made with
- * elastic transformations (SPEC §5). Masks are paired with images by name (the reference
+ * elastic transformations (docs/reference-implementation.md §5). Masks are paired with images by name (the reference
  * pairs two sorted lists, which silently mispairs when a mask is missing).
  */
 

@@ -1,27 +1,29 @@
 /**
  * The frozen backbone's features of a test set, computed once and kept on disk for every run
- * of a grid that tests on the same images with the same backbone. On Fashion-MNIST every run
+ * that tests on the same images with the same backbone. On Fashion-MNIST every run of a grid
  * tests on the same 10,000 images, and extracting their features is about half the cost of
  * scoring them; with the cache each run only runs its own auto-encoder.
  *
  * The cache file is named by a SHA-256 of the backbone's identity (architecture, layers,
  * weights hash or random seed) and of the test pixels themselves, so a different test set or
  * backbone can never read stale features. Features are stored as float32 — the scores are the
- * same as scoring the images directly — image after image, each image's layers one after the
- * other. The file is written to a temporary name and renamed when complete.
+ * same as scoring the images directly — one record per image holding its layers one after the
+ * other (the layout of the trainer's feature store, `features/cache.ts`). The file is written
+ * to a temporary name and renamed when complete (`node/record-file.ts`).
  */
 
-import { createHash } from 'node:crypto';
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import * as tf from '@tensorflow/tfjs-core';
 
 import type { FeatureExtractor } from '../backbone/extractor.js';
-import { temporarySibling } from '../node/atomic.js';
 import { FileFormatError, InvalidArgumentError } from '../errors.js';
-import { abortedError, bytesToInput } from './pixels.js';
+import { openRecordFile, writeRecordFiles } from '../node/record-file.js';
+import { sha256Hex } from '../node/sha256.js';
+import { abortedError } from './pixel-cache.js';
+import { bytesToInput, range } from './pixels.js';
 import type { PixelSource } from './pixels.js';
 
 /** Random access to a test set's backbone features. */
@@ -49,24 +51,48 @@ export interface TestFeatureOptions {
   backboneKey: string;
   /** Images per extraction batch when the features are computed. Default 32. */
   batchSize?: number;
-  /** Stops the extraction between batches (throws the runner's aborted error). */
+  /** Stops the extraction between batches (throws the aborted error). */
   signal?: AbortSignal;
 }
 
 /** SHA-256 (hex) of the backbone key and every test image's bytes. */
 export function testFeatureKey(backboneKey: string, pixels: PixelSource): string {
-  const hash = createHash('sha256').update(`${backboneKey}\n${pixels.count}:${pixels.size}:${pixels.channels}\n`);
-  const chunk = 256;
-  for (let start = 0; start < pixels.count; start += chunk) {
-    const indices = Array.from({ length: Math.min(chunk, pixels.count - start) }, (_, i) => start + i);
-    hash.update(pixels.read(indices));
+  function* parts(): Generator<string | Uint8Array> {
+    yield `${backboneKey}\n${pixels.count}:${pixels.size}:${pixels.channels}\n`;
+    const chunk = 256;
+    for (let start = 0; start < pixels.count; start += chunk) {
+      yield pixels.read(range(Math.min(chunk, pixels.count - start)).map((i) => start + i));
+    }
   }
-  return hash.digest('hex');
+  return sha256Hex(parts());
 }
 
 /** [h, w, C] of each map the extractor gives for size × size images. */
 function mapShapes(extractor: FeatureExtractor, size: number): [number, number, number][] {
   return tf.tidy(() => extractor.extract(tf.zeros([1, size, size, 3]) as tf.Tensor4D).map((m) => [m.shape[1], m.shape[2], m.shape[3]] as [number, number, number]));
+}
+
+/** One record per image: the image's maps of every layer, one after the other (float32). */
+async function* featureRecords(extractor: FeatureExtractor, pixels: PixelSource, batchSize: number, perImage: number, signal?: AbortSignal): AsyncGenerator<Uint8Array[]> {
+  for (let start = 0; start < pixels.count; start += batchSize) {
+    if (signal?.aborted) throw abortedError();
+    const n = Math.min(batchSize, pixels.count - start);
+    const input = bytesToInput(pixels.read(range(n).map((i) => start + i)), n, pixels.size);
+    const maps = tf.tidy(() => extractor.extract(input));
+    input.dispose();
+    const data = await Promise.all(maps.map((m) => m.data() as Promise<Float32Array>));
+    tf.dispose(maps);
+    const sizes = data.map((layer) => layer.length / n);
+    const out = new Float32Array(n * perImage);
+    for (let i = 0; i < n; i++) {
+      let offset = i * perImage;
+      data.forEach((layer, l) => {
+        out.set(layer.subarray(i * sizes[l], (i + 1) * sizes[l]), offset);
+        offset += sizes[l];
+      });
+    }
+    yield [new Uint8Array(out.buffer, out.byteOffset, out.byteLength)];
+  }
 }
 
 /**
@@ -92,7 +118,6 @@ export async function openTestFeatures(extractor: FeatureExtractor, pixels: Pixe
   const bytes = pixels.count * perImage * 4;
   const path = join(dir, `test-features-${testFeatureKey(backboneKey, pixels).slice(0, 32)}.f32`);
 
-  let computed = false;
   const existing = (() => {
     try {
       return statSync(path).size;
@@ -105,57 +130,19 @@ export async function openTestFeatures(extractor: FeatureExtractor, pixels: Pixe
   }
   if (existing === null) {
     await mkdir(dir, { recursive: true });
-    const temporary = await temporarySibling(path);
-    const file = await open(temporary, 'w');
-    try {
-      for (let start = 0; start < pixels.count; start += batchSize) {
-        if (signal?.aborted) throw abortedError();
-        const n = Math.min(batchSize, pixels.count - start);
-        const indices = Array.from({ length: n }, (_, i) => start + i);
-        const input = bytesToInput(pixels.read(indices), n, pixels.size);
-        const maps = tf.tidy(() => extractor.extract(input));
-        input.dispose();
-        const data = await Promise.all(maps.map((m) => m.data() as Promise<Float32Array>));
-        tf.dispose(maps);
-        // Interleave per image: image i's layers one after the other.
-        const out = new Float32Array(n * perImage);
-        for (let i = 0; i < n; i++) {
-          let offset = i * perImage;
-          data.forEach((layer, l) => {
-            out.set(layer.subarray(i * sizes[l], (i + 1) * sizes[l]), offset);
-            offset += sizes[l];
-          });
-        }
-        await file.write(new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
-      }
-      await file.close();
-      await rename(temporary, path);
-      computed = true;
-    } catch (e) {
-      await file.close().catch(() => undefined);
-      await rm(temporary, { force: true });
-      throw e;
-    }
+    await writeRecordFiles([path], featureRecords(extractor, pixels, batchSize, perImage, signal));
   }
 
-  let fd: number | null = openSync(path, 'r');
+  const file = openRecordFile(path, perImage * 4, pixels.count);
+  let open = true;
   return {
     path,
-    computed,
+    computed: existing === null,
     shapes,
     read(indices) {
-      if (fd === null) throw new InvalidArgumentError('features', 'an open test-feature cache', 'a closed one');
+      if (!open) throw new InvalidArgumentError('features', 'an open test-feature cache', 'a closed one');
       const n = indices.length;
-      const raw = new Float32Array(n * perImage);
-      const view = new Uint8Array(raw.buffer);
-      const contiguous = indices.every((v, i) => i === 0 || v === indices[i - 1] + 1);
-      indices.forEach((index, i) => {
-        if (!Number.isInteger(index) || index < 0 || index >= pixels.count) {
-          throw new InvalidArgumentError('indices', `integers in [0, ${pixels.count})`, String(index));
-        }
-        if (!contiguous) readSync(fd as number, view, i * perImage * 4, perImage * 4, index * perImage * 4);
-      });
-      if (contiguous && n > 0) readSync(fd, view, 0, n * perImage * 4, indices[0] * perImage * 4);
+      const raw = new Float32Array(file.read(indices).buffer);
       let offset = 0;
       return shapes.map(([h, w, c], l) => {
         const layer = new Float32Array(n * sizes[l]);
@@ -165,8 +152,8 @@ export async function openTestFeatures(extractor: FeatureExtractor, pixels: Pixe
       });
     },
     close() {
-      if (fd !== null) closeSync(fd);
-      fd = null;
+      open = false;
+      file.close();
     },
   };
 }

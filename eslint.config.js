@@ -2,7 +2,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'docs/api/**', 'node_modules/**', 'coverage/**', 'bench/results/**', '.cache/**', 'results/**', 'runs/**', 'ckaad-demo/**', 'ckaad-eval/**', 'ckaad-score/**'] },
+  { ignores: ['dist/**', 'web/dist/**', 'docs/api/**', 'node_modules/**', 'coverage/**', 'bench/results/**', '.cache/**', 'results/**', 'runs/**', 'ckaad-demo/**', 'ckaad-eval/**', 'ckaad-score/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {

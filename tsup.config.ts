@@ -47,6 +47,9 @@ export default defineConfig([
     format: ['esm'],
     target: 'node20',
     dts: false,
+    // One file, no chunks: tsup splits ESM by default, and chunks named like the library's
+    // (e.g. gradient-configs-<hash>.js, written by the library build too) raced with them.
+    splitting: false,
   },
   {
     // The `ckaad` command line (package.json "bin"): one ESM file with the library bundled in
@@ -56,5 +59,6 @@ export default defineConfig([
     format: ['esm'],
     target: 'node20',
     dts: false,
+    splitting: false, // one file (see the feature worker above)
   },
 ]);

@@ -11,12 +11,15 @@
  * wasm in Node: the package's CommonJS build (which Node resolves, the package has no
  * `exports` map) finds its `.wasm` binaries next to itself (`__dirname`), so it works
  * offline from the installed package with no configuration. Under a bundler (browser)
- * the binaries must be served and located with `wasmPaths`.
+ * the binaries must be served: next to the page (or the worker's script), or where
+ * `wasmPaths` says. On a cross-origin-isolated page tfjs picks the threaded binary; ckaad
+ * then starts it with every core, or `threads` (see {@link withBrowserWasmCores}).
  */
 
 import * as tf from '@tensorflow/tfjs-core';
 
 import { BackendError, InvalidArgumentError } from '../errors.js';
+import { isNode } from './names.js';
 import type { BundledBackend } from './names.js';
 import { MAX_WASM_THREADS } from './wasm-status.js';
 import { platform } from '../platform.js';
@@ -38,11 +41,12 @@ export interface WasmOptions {
    */
   wasmPaths?: string | Record<string, string>;
   /**
-   * Number of XNNPACK threads (1 … 8). In Node, more than 1 starts the multi-threaded SIMD
-   * binary through ckaad's own loader (see node/wasm-threads.ts; one line on stderr and one
-   * thread if it cannot start), and 1 runs tfjs's single-threaded SIMD binary as is. In
-   * browsers it is passed to tfjs, which uses it in cross-origin-isolated pages.
-   * Default: the number of logical cores (`os.availableParallelism()` in Node).
+   * Number of XNNPACK threads, the calling thread included (1 … 8). In Node, more than 1
+   * starts the multi-threaded SIMD binary through ckaad's own loader (see node/wasm-threads.ts;
+   * one line on stderr and one thread if it cannot start), and 1 runs tfjs's single-threaded
+   * SIMD binary as is. In browsers it is used by tfjs's multi-threaded binary, i.e. on
+   * cross-origin-isolated pages (COOP/COEP headers). Default: the number of logical cores
+   * (`os.availableParallelism()` in Node, `navigator.hardwareConcurrency` in browsers).
    */
   threads?: number;
 }
@@ -85,6 +89,16 @@ export function validateWasmOptions(name: string, options: WasmOptions): void {
   }
 }
 
+// Whether ckaad imported @tensorflow/tfjs-backend-wasm (which registered the 'wasm' factory).
+let importedWasm = false;
+
+/** Imports ckaad's @tensorflow/tfjs-backend-wasm, which registers the 'wasm' backend factory. */
+async function importWasm(): Promise<typeof import('@tensorflow/tfjs-backend-wasm')> {
+  const wasm = await import('@tensorflow/tfjs-backend-wasm');
+  importedWasm = true;
+  return wasm;
+}
+
 /**
  * Makes bundled backend `name` available in the engine's registry: imports its package
  * unless a backend of that name is already registered, and for wasm applies `options`
@@ -110,12 +124,16 @@ export async function loadBundledBackend(name: BundledBackend, options: WasmOpti
     }
     return;
   }
-  if (tf.findBackendFactory('wasm') != null && !hasOptions) return;
-  const wasm = await import('@tensorflow/tfjs-backend-wasm');
-  if (hasOptions) {
+  // A 'wasm' registered by another copy of the package (e.g. @tensorflow/tfjs) is used as it is.
+  if (tf.findBackendFactory('wasm') != null && !hasOptions && !importedWasm) return;
+  const wasm = await importWasm();
+  // In a browser whose page can run the threaded binary: the threads to start it with.
+  browserThreads = isNode() || !(await threadedWasmSupported()) ? null : (options.threads ?? defaultBrowserThreads());
+  if (hasOptions || browserThreads !== null) {
     try {
       if (options.wasmPaths !== undefined) wasm.setWasmPaths(options.wasmPaths);
-      if (options.threads !== undefined) wasm.setThreadsCount(options.threads);
+      const threads = options.threads ?? browserThreads;
+      if (threads != null) wasm.setThreadsCount(threads);
     } catch (err) {
       // tfjs-backend-wasm refuses new paths once an initialisation attempt has failed.
       throw new BackendError(
@@ -130,6 +148,92 @@ export async function loadBundledBackend(name: BundledBackend, options: WasmOpti
     if (threads > 1) installThreaded(wasm, { threads, wasmPaths: options.wasmPaths });
   }
   slot[WASM_OPTIONS_KEY] = requested;
+}
+
+// -----------------------------------------------------------------------------------------
+// wasm in browsers: where the binaries are, and threads
+
+// The threads the browser's threaded wasm module is to start with (set by loadBundledBackend,
+// read by withBrowserWasmCores); null in Node and where the threaded binary is not used.
+let browserThreads: number | null = null;
+
+/** The browser's logical cores, at most {@link MAX_WASM_THREADS}. */
+function defaultBrowserThreads(): number {
+  return Math.max(1, Math.min(MAX_WASM_THREADS, platform().cores()));
+}
+
+/**
+ * The binary tfjs-backend-wasm loads in this browser: it picks by wasm SIMD and threads support
+ * (threads need `SharedArrayBuffer`, i.e. a cross-origin-isolated page). Asks tfjs's own flags,
+ * which importing the package registers.
+ */
+async function browserWasmBinary(): Promise<string> {
+  const simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
+  const threads = Boolean(await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT'));
+  return simd && threads ? WASM_BINARY_NAMES[2] : simd ? WASM_BINARY_NAMES[1] : WASM_BINARY_NAMES[0];
+}
+
+/** Whether tfjs-backend-wasm will load its threaded binary here (see {@link browserWasmBinary}). */
+async function threadedWasmSupported(): Promise<boolean> {
+  return (await browserWasmBinary()) === WASM_BINARY_NAMES[2];
+}
+
+/**
+ * For {@link ensureBackend}'s automatic choice in a browser: checks, with a HEAD request, that
+ * the wasm binary this browser needs is served where tfjs looks for it without `wasmPaths` —
+ * the folder of the page (a window) or of the worker's script. Returns null when it is, else
+ * why not. Checking first means a page without the binaries falls back to 'cpu' without a
+ * failed wasm initialisation, after which tfjs-backend-wasm would refuse new `wasmPaths` for
+ * the life of the page.
+ */
+export async function missingBrowserWasm(): Promise<string | null> {
+  const g = globalThis as { document?: { baseURI?: string }; location?: { href?: string } };
+  const base = g.document?.baseURI ?? g.location?.href;
+  if (base === undefined) return 'no page or worker location to find the .wasm binaries from; pass wasmPaths';
+  if (tf.findBackendFactory('wasm') == null) await importWasm();
+  const url = new URL(await browserWasmBinary(), base).href;
+  try {
+    const response = await fetch(url, { method: 'HEAD' });
+    await response.arrayBuffer(); // empty; read to the end, so the request completes rather than being cancelled
+    // 405: a server that answers GET only; the binary may well be there.
+    if (response.ok || response.status === 405) return null;
+    return `${url} answered HTTP ${response.status}; serve the .wasm files of @tensorflow/tfjs-backend-wasm there, or pass wasmPaths`;
+  } catch (err) {
+    return `could not fetch ${url} (${(err as Error).message}); serve the .wasm files there, or pass wasmPaths`;
+  }
+}
+
+/** The own property `hardwareConcurrency` of `navigator` may shadow the prototype's getter. */
+interface NavigatorCores {
+  hardwareConcurrency?: number;
+}
+
+/**
+ * Runs `init` (which may start the wasm backend) so that the threaded binary in a browser gets
+ * the threads asked for. tfjs-backend-wasm caps XNNPACK's pool at half the logical cores its
+ * module sees when it starts (backend.cc: `num_cores = emscripten_num_logical_cores() / 2`,
+ * meant for hyper-threaded desktops; `navigator.hardwareConcurrency` in a browser), whatever
+ * `setThreadsCount` asked: one thread on a 2-core machine. While `init` runs,
+ * `navigator.hardwareConcurrency` reports twice the requested threads, so the cap is the
+ * request; the browser's own value is back as soon as `init` settles. A no-op in Node and
+ * wherever the threaded binary is not used.
+ */
+export async function withBrowserWasmCores<T>(init: () => Promise<T>): Promise<T> {
+  const nav = (globalThis as { navigator?: NavigatorCores }).navigator;
+  if (browserThreads === null || nav === undefined) return init();
+  const own = Object.getOwnPropertyDescriptor(nav, 'hardwareConcurrency');
+  const cores = 2 * browserThreads;
+  try {
+    Object.defineProperty(nav, 'hardwareConcurrency', { configurable: true, get: () => cores });
+  } catch {
+    return init(); // a browser that refuses: tfjs's own cap applies
+  }
+  try {
+    return await init();
+  } finally {
+    if (own === undefined) delete nav.hardwareConcurrency;
+    else Object.defineProperty(nav, 'hardwareConcurrency', own);
+  }
 }
 
 // -----------------------------------------------------------------------------------------

@@ -16,6 +16,11 @@ export interface BackendInfo {
   registered: string[];
   /** Names of the backends that have been initialised (they hold their own memory). */
   initialized: string[];
+  /**
+   * Threads of the wasm backend's XNNPACK pool (more than 1 only with the multi-threaded
+   * binary), or null while wasm is not initialised.
+   */
+  wasmThreads: number | null;
   /** Version of the @tensorflow/tfjs-core ckaad is linked against. */
   tfjsCoreVersion: string;
   /**
@@ -32,7 +37,7 @@ export interface BackendInfo {
  * ```ts
  * import * as tf from '@tensorflow/tfjs-core';
  * import { backendInfo } from 'ckaad';
- * console.log(backendInfo().active, backendInfo().engine === tf.engine()); // 'cpu' true
+ * console.log(backendInfo().active, backendInfo().engine === tf.engine()); // 'wasm' true
  * ```
  */
 export function backendInfo(): BackendInfo {
@@ -44,7 +49,19 @@ export function backendInfo(): BackendInfo {
     active: name != null && engine.registry[name] != null ? name : null,
     registered: [...registered].sort((a, b) => priority(b) - priority(a)),
     initialized: Object.keys(engine.registry),
+    wasmThreads: wasmThreads(engine.registry['wasm']),
     tfjsCoreVersion: tf.version_core,
     engine,
   };
+}
+
+/** What tfjs-backend-wasm's `BackendWasm` exposes of its module: the pool's thread count. */
+interface WasmModuleHolder {
+  wasm?: { tfjs?: { getThreadsCount?: () => number } };
+}
+
+/** XNNPACK threads of an initialised wasm backend, or null (none, or not tfjs's BackendWasm). */
+function wasmThreads(backend: tf.KernelBackend | undefined): number | null {
+  const count = (backend as WasmModuleHolder | undefined)?.wasm?.tfjs?.getThreadsCount?.();
+  return typeof count === 'number' && count >= 1 ? count : null;
 }

@@ -16,12 +16,13 @@ export type BackendName = 'cpu' | 'wasm' | 'tensorflow' | 'webgl' | 'webgpu' | (
 export type BundledBackend = 'cpu' | 'wasm';
 
 /**
- * Backend {@link ensureBackend} selects in Node when the application has registered none:
- * 'wasm' (XNNPACK with SIMD: ~30× the pure-JavaScript 'cpu' backend on convolutions). Its
- * `.wasm` binaries ship inside @tensorflow/tfjs-backend-wasm, so it works offline. Outside
- * Node (browsers, workers of a bundled app) the binaries must be served and located with
- * `useBackend('wasm', { wasmPaths })`, so there {@link ensureBackend} starts from 'cpu'
- * (see {@link defaultCandidates}). Changing the default is a one-line edit here.
+ * Backend {@link ensureBackend} selects when the application has registered none, in Node and in
+ * browsers: 'wasm' (XNNPACK with SIMD: ~30× the pure-JavaScript 'cpu' backend on convolutions;
+ * multi-threaded on cross-origin-isolated pages). In Node its `.wasm` binaries are read from the
+ * installed @tensorflow/tfjs-backend-wasm, offline. In a browser they must be served: next to the
+ * page (or the worker's script), or where `useBackend('wasm', { wasmPaths })` says; when they
+ * are not there, {@link ensureBackend} uses 'cpu' instead. Changing the default is a one-line
+ * edit here.
  */
 export const DEFAULT_BACKEND: BundledBackend = 'wasm';
 
@@ -39,15 +40,11 @@ export function isNode(): boolean {
 }
 
 /**
- * The bundled backends {@link ensureBackend} tries when the application registered none,
- * in order: in Node {@link DEFAULT_BACKEND} then the rest of {@link FALLBACK_ORDER}
- * (`['wasm', 'cpu']`); elsewhere only 'cpu' (wasm there needs the application's
- * `wasmPaths`, and a failed wasm initialisation cannot be retried in the same page).
- *
- * @param node Whether to answer for Node. Default: the current environment ({@link isNode}).
+ * The bundled backends {@link ensureBackend} tries when the application registered none, in
+ * order: {@link DEFAULT_BACKEND}, then the rest of {@link FALLBACK_ORDER} (`['wasm', 'cpu']`),
+ * in Node and in browsers alike.
  */
-export function defaultCandidates(node: boolean = isNode()): BundledBackend[] {
-  if (!node) return ['cpu'];
+export function defaultCandidates(): BundledBackend[] {
   return [DEFAULT_BACKEND, ...FALLBACK_ORDER.filter((b) => b !== DEFAULT_BACKEND)];
 }
 

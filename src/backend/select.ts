@@ -11,8 +11,8 @@
  *   registered by the application first, which ckaad never does for it.
  * - `ensureBackend()` is what ckaad's own entry points call: it keeps whatever the
  *   application selected or registered (a user-injected backend always wins) and only
- *   loads the default backend ('wasm' in Node, with 'cpu' as the fallback) when
- *   nothing is registered at all.
+ *   loads the default backend ('wasm', in Node and in browsers, with 'cpu' as the
+ *   fallback) when nothing is registered at all.
  *
  * Once a backend is ready, both also register tfjs-core's gradient functions that are
  * still missing (tfjs-core registers none by itself) and ckaad's fast convolution-
@@ -22,11 +22,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 import { BackendError, InvalidArgumentError } from '../errors.js';
-import { loadBundledBackend, preservingHostExitBehaviour, validateWasmOptions } from './bundled.js';
+import { loadBundledBackend, missingBrowserWasm, preservingHostExitBehaviour, validateWasmOptions, withBrowserWasmCores } from './bundled.js';
 import { ensureGradients } from './gradients.js';
 import { registerFastKernels } from './kernels/index.js';
 import type { WasmOptions } from './bundled.js';
-import { defaultCandidates, isBundledBackend, registrationHint } from './names.js';
+import { defaultCandidates, isBundledBackend, isNode, registrationHint } from './names.js';
 import type { BackendName } from './names.js';
 
 /** Options of {@link useBackend}. All are for the wasm backend only. */
@@ -37,8 +37,10 @@ export type UseBackendOptions = WasmOptions;
  * application: they share one engine) and waits until it is ready.
  *
  * - `'cpu'` and `'wasm'` ship with ckaad and are imported on first use. In Node the
- *   wasm binaries are found in the installed package; in a browser pass
- *   `options.wasmPaths`. Options apply only before wasm's first initialisation.
+ *   wasm binaries are found in the installed package; in a browser they are fetched from
+ *   next to the page (or the worker's script) unless `options.wasmPaths` says where. On a
+ *   cross-origin-isolated page wasm runs multi-threaded (`options.threads`, default every
+ *   core). Options apply only before wasm's first initialisation.
  * - `'tensorflow'` (tfjs-node / tfjs-node-gpu), `'webgl'`, `'webgpu'` and custom names
  *   must already be registered: import their package first.
  *
@@ -89,9 +91,10 @@ export async function useBackend(name: BackendName, options: UseBackendOptions =
  * 2. else the highest-priority backend the application registered without selecting it,
  *    as `tf.ready()` chooses it;
  * 3. else, loaded from ckaad's own dependencies (also when every registered backend failed
- *    to initialise): in Node `DEFAULT_BACKEND` ('wasm'), falling back to 'cpu' if it
- *    cannot initialise; in browsers 'cpu' (wasm there needs `useBackend('wasm', { wasmPaths })`).
- *    See {@link defaultCandidates}.
+ *    to initialise): `DEFAULT_BACKEND` ('wasm'; multi-threaded on a cross-origin-isolated
+ *    page), falling back to 'cpu' if it cannot initialise — in a browser also when its
+ *    `.wasm` binaries are not served next to the page (checked before initialising, so that
+ *    `useBackend('wasm', { wasmPaths })` still works afterwards). See {@link defaultCandidates}.
  *
  * Then, as {@link useBackend}, registers missing gradients and the fast kernels.
  *
@@ -100,7 +103,7 @@ export async function useBackend(name: BackendName, options: UseBackendOptions =
  * @example
  * ```ts
  * import { ensureBackend } from 'ckaad';
- * const name = await ensureBackend(); // 'wasm' in Node unless the application chose another
+ * const name = await ensureBackend(); // 'wasm' unless the application chose another
  * ```
  */
 export async function ensureBackend(): Promise<string> {
@@ -119,6 +122,11 @@ export async function ensureBackend(): Promise<string> {
   const candidates = defaultCandidates();
   for (let i = 0; !ready && i < candidates.length; i++) {
     try {
+      const missing = candidates[i] === 'wasm' && !isNode() ? await missingBrowserWasm() : null;
+      if (missing !== null) {
+        failures.push(`wasm: ${missing}`);
+        continue;
+      }
       await selectBackend(candidates[i], {});
       ready = true;
     } catch (err) {
@@ -168,7 +176,8 @@ async function initialiseBackend(name: string, options: UseBackendOptions): Prom
         registrationHint(name),
     );
   }
-  if (!(await tf.setBackend(name))) {
+  const selected = name === 'wasm' ? withBrowserWasmCores(() => tf.setBackend(name)) : tf.setBackend(name);
+  if (!(await selected)) {
     throw new BackendError(
       `The '${name}' backend is registered but failed to initialise (tfjs printed the cause as a warning above).` +
         (name === 'wasm'

@@ -217,20 +217,25 @@ function paintSurfaceDefect(kind: 'scratch' | 'hole' | 'stain', scene: Scene, im
 
 /**
  * Render one sample of `className` with `defect` (or `null` for a normal sample) at
- * `size × size`, drawing everything from `rng`.
+ * `size × size`, drawing everything from `rng` — a generator (`Rng` of `ckaad/nn`), or a seed
+ * (a safe integer), which is the same as `new Rng(seed)`.
  *
  * @example
  * ```ts
- * const { image, mask } = renderSyntheticSample('disc', 'missing', 128, new Rng(1));
+ * const { image, mask } = renderSyntheticSample('disc', 'missing', 128, 1);
  * ```
  */
-export function renderSyntheticSample(className: SyntheticClass, defect: SyntheticDefect | null, size: number, rng: Rng): SyntheticSample {
+export function renderSyntheticSample(className: SyntheticClass, defect: SyntheticDefect | null, size: number, rng: Rng | number): SyntheticSample {
   if (!Number.isInteger(size) || size < 32) throw new InvalidArgumentError('size', 'an integer ≥ 32', String(size));
   if (!SYNTHETIC_CLASSES.includes(className)) {
     throw new InvalidArgumentError('className', `one of ${SYNTHETIC_CLASSES.join(', ')}`, String(className));
   }
   if (defect !== null && !SYNTHETIC_DEFECTS.includes(defect)) {
     throw new InvalidArgumentError('defect', `null or one of ${SYNTHETIC_DEFECTS.join(', ')}`, String(defect));
+  }
+  if (typeof rng === 'number') {
+    if (!Number.isSafeInteger(rng)) throw new InvalidArgumentError('rng', 'an Rng or a seed (a safe integer)', String(rng));
+    rng = new Rng(rng);
   }
   const scene = className === 'weave' ? weaveScene(size, rng) : discScene(size, rng);
   const noise = new Float32Array(size * size * 3);

@@ -29,7 +29,15 @@ interface NamedTensor {
 /** Adam's β₁ and β₂ in the authors' code. */
 export const ADAM_BETAS = [0.5, 0.999] as const;
 
-/** Adam's ε in the authors' code: PyTorch's default (tfjs's own default is 1e-7). */
+/**
+ * Adam's ε in the authors' code: PyTorch's default (tfjs's own default is 1e-7). Given
+ * explicitly, it is also the same on every backend: left unset, tfjs takes the active backend's
+ * `epsilon()` — 1e-7 on cpu and wasm, but 1e-4 on webgl, whose `floatPrecision()` reports 16
+ * whenever float32 rendering is enabled (tfjs-backend-webgl 4.22 skips its float32 probe in
+ * exactly that case) — so webgl's first discriminator step moved the weights differently and
+ * its L_adv and scores differed from cpu's. 1e-8 is a normal float32 (webgl computes in
+ * float32 where it can render float32, which the browser test checks).
+ */
 export const ADAM_EPSILON = 1e-8;
 
 /** The scalar part of an Adam state, stored in the checkpoint's JSON. */
@@ -52,7 +60,7 @@ function internals(optimizer: tf.AdamOptimizer): AdamInternals {
   return optimizer as unknown as AdamInternals;
 }
 
-/** A new Adam optimiser with the authors' betas (0.5, 0.999) and ε (1e-8). */
+/** A new Adam optimiser with the authors' betas (0.5, 0.999) and ε ({@link ADAM_EPSILON}). */
 export function createAdam(learningRate: number): tf.AdamOptimizer {
   return tf.train.adam(learningRate, ADAM_BETAS[0], ADAM_BETAS[1], ADAM_EPSILON);
 }

@@ -62,7 +62,6 @@ describe('backend selection in a fresh process', () => {
     const r = await scenario('default');
     expect(r.defaultBackend).toBe('wasm');
     expect(r.candidates).toEqual(['wasm', 'cpu']);
-    expect(r.browserCandidates).toEqual(['cpu']);
     expect(r.chosen).toBe(r.defaultBackend);
     expect(r.again).toBe(r.defaultBackend);
     expect(r.active).toBe(r.defaultBackend);

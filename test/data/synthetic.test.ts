@@ -124,6 +124,14 @@ describe('renderSyntheticSample', () => {
     }
   });
 
+  it('takes a seed in place of a generator: the same sample as new Rng(seed)', () => {
+    const fromSeed = renderSyntheticSample('disc', 'hole', SIZE, 7);
+    const fromRng = renderSyntheticSample('disc', 'hole', SIZE, new Rng(7));
+    expect(fromSeed.image).toEqual(fromRng.image);
+    expect(fromSeed.mask).toEqual(fromRng.mask);
+    expect(() => renderSyntheticSample('disc', null, SIZE, 0.5)).toThrow(/rng.*safe integer/);
+  });
+
   it('varies normal images across draws', () => {
     const a = renderSyntheticSample('weave', null, SIZE, new Rng(1));
     const b = renderSyntheticSample('weave', null, SIZE, new Rng(2));

@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest';
 
 import * as core from '../../src/index.js';
 
-const UNIVERSAL_ENTRIES = ['src/index.ts', 'src/entries/nn.ts', 'src/entries/metrics.ts'];
+// examples/browser.ts is the README's Browser example ('ckaad' resolves to src/ through tsconfig paths).
+const UNIVERSAL_ENTRIES = ['src/index.ts', 'src/entries/nn.ts', 'src/entries/metrics.ts', 'examples/browser.ts'];
 
 describe('universal entries', () => {
   for (const entry of UNIVERSAL_ENTRIES) {

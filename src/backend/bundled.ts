@@ -128,7 +128,7 @@ export async function loadBundledBackend(name: BundledBackend, options: WasmOpti
   if (tf.findBackendFactory('wasm') != null && !hasOptions && !importedWasm) return;
   const wasm = await importWasm();
   // In a browser whose page can run the threaded binary: the threads to start it with.
-  browserThreads = isNode() || !(await threadedWasmSupported()) ? null : (options.threads ?? defaultBrowserThreads());
+  browserThreads = isNode() || !(await threadedWasmSupported()) ? null : (options.threads ?? defaultWasmThreads());
   if (hasOptions || browserThreads !== null) {
     try {
       if (options.wasmPaths !== undefined) wasm.setWasmPaths(options.wasmPaths);
@@ -144,7 +144,7 @@ export async function loadBundledBackend(name: BundledBackend, options: WasmOpti
   }
   const installThreaded = platform().installThreadedWasm;
   if (installThreaded !== null) {
-    const threads = options.threads ?? Math.max(1, Math.min(MAX_WASM_THREADS, platform().cores()));
+    const threads = options.threads ?? defaultWasmThreads();
     if (threads > 1) installThreaded(wasm, { threads, wasmPaths: options.wasmPaths });
   }
   slot[WASM_OPTIONS_KEY] = requested;
@@ -157,8 +157,8 @@ export async function loadBundledBackend(name: BundledBackend, options: WasmOpti
 // read by withBrowserWasmCores); null in Node and where the threaded binary is not used.
 let browserThreads: number | null = null;
 
-/** The browser's logical cores, at most {@link MAX_WASM_THREADS}. */
-function defaultBrowserThreads(): number {
+/** The default thread count: the platform's logical cores, at most {@link MAX_WASM_THREADS}. */
+function defaultWasmThreads(): number {
   return Math.max(1, Math.min(MAX_WASM_THREADS, platform().cores()));
 }
 

@@ -49,7 +49,6 @@ export function wasmThreadsStatus(): WasmThreadsStatus | null {
   return (globalThis as StatusSlot)[STATUS_KEY] ?? null;
 }
 
-
 /** Records how the threaded start went (called by the platform's loader). */
 export function recordWasmThreads(status: WasmThreadsStatus): void {
   (globalThis as StatusSlot)[STATUS_KEY] = status;

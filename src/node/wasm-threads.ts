@@ -29,11 +29,8 @@ import type * as WasmPackage from '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 
 import { recordWasmThreads } from '../backend/wasm-status.js';
-import type { ThreadedWasmOptions } from '../backend/wasm-status.js';
+import type { ThreadedWasmOptions, WasmPackageModule } from '../backend/wasm-status.js';
 import { BackendError } from '../errors.js';
-
-/** The @tensorflow/tfjs-backend-wasm module namespace. */
-export type WasmPackageModule = typeof WasmPackage;
 
 /** Name of the threaded binary, also a key of a `wasmPaths` record. */
 const THREADED_BINARY = 'tfjs-backend-wasm-threaded-simd.wasm';

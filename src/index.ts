@@ -70,6 +70,7 @@ export type {
 export { CKAADTrainer } from './training/trainer.js';
 export type { TrainerModel, TrainingData, FitCallbacks } from './training/trainer.js';
 export type { TrainerOptions, ResolvedTrainerOptions } from './training/options.js';
+export type { AnomalyShuffle } from './training/batches.js';
 export type { FeatureCacheOptions, FeatureDtype } from './features/cache.js';
 export type { WorkerOption, FeatureProviderStats } from './features/provider.js';
 export type { StepLog, EpochLog, TrainingResult } from './training/history.js';

@@ -20,8 +20,10 @@
  * - `trainer`: CKAADTrainer.fit itself, started from the authors' initial weights (written
  *   into a step-0 checkpoint and resumed), on datasets that hand it the authors' batches;
  *   per-step losses (onStep) and all parameters after the last step (when dumped) compared.
- *   With --test, also the authors' validation split for model selection and the test AUROC
- *   of every epoch, against the authors' own evaluation (a `reference.py run --eval`).
+ *   The trainer draws anomaly batches on the authors' schedule (`anomalyShuffle:
+ *   'every-epoch'`), validates every epoch on the authors' validation split and, with
+ *   --test, scores the test split of every epoch; both against the authors' own evaluation
+ *   (a `reference.py run --eval`).
  * - `score` (with --score-run DIR of `reference.py score`): ckaad's Scorer on the whole test
  *   split with the weights the authors' evaluation scored there; per-image scores and AUROC.
  *
@@ -624,9 +626,11 @@ async function trainer(extractor: ResNetFeatureExtractor, ref: Reference, maxSte
   const referenceEpochs = await readLines<ReferenceEpoch>(join(ref.dir, 'epochs.jsonl'));
   const normal = replayDataset(ref.split.normal.length, ref.split.normal[0], used.map((s) => s.normal), 'normal');
   const anomalies = adversarial ? replayDataset(ref.split.anomalies.length, ref.split.anomalies[0], used.map((s) => s.anomalies ?? []), 'anomalies') : null;
-  const validation = test
-    ? { images: idxDataset(ref.split.validation), labels: Uint8Array.from(ref.split.validationTargets.map((t) => (t === normalLabel ? 0 : 1))) }
-    : undefined;
+  // Validation every epoch, as in the authors' loop (it picks the reported epoch); --test adds the test split.
+  const validation =
+    ref.split.validation.length > 0
+      ? { images: idxDataset(ref.split.validation), labels: Uint8Array.from(ref.split.validationTargets.map((t) => (t === normalLabel ? 0 : 1))) }
+      : undefined;
   const checkpoint = memoryStorage(new Map(), 'fidelity checkpoint');
   const options = {
     strategy: adversarial ? CKAPatch : Recon,
@@ -639,6 +643,9 @@ async function trainer(extractor: ResNetFeatureExtractor, ref: Reference, maxSte
     featureCache: false as const,
     worker: false,
     checkpoint,
+    // The authors' anomaly schedule (their itertools.cycle, rebuilt each epoch), so that the
+    // trainer asks for anomaly batches of the sizes the reference drew for as long as it ran.
+    anomalyShuffle: 'every-epoch' as const,
   };
   const data = { normal, ...(anomalies === null ? {} : { anomalies }), ...(validation === undefined ? {} : { validation }) };
   try {

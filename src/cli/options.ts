@@ -11,6 +11,8 @@ import type { LayerName, ResNetName } from '../backbone/configs.js';
 import { STRATEGIES } from '../training/strategies.js';
 import type { Strategy } from '../training/strategies.js';
 import { TRAINER_DEFAULTS } from '../training/options.js';
+import { ANOMALY_SHUFFLES } from '../training/batches.js';
+import type { AnomalyShuffle } from '../training/batches.js';
 import { DATASET_KINDS } from './dataset.js';
 import type { DatasetKind } from './dataset.js';
 
@@ -154,6 +156,7 @@ export interface TrainerValues {
   margin?: number;
   clipNorm: number;
   seed: number;
+  anomalyShuffle: AnomalyShuffle;
   sigma: number;
   topK: number | 'mean';
   checkpointDir?: string;
@@ -178,6 +181,14 @@ export function addTrainerOptions(cmd: Command, defaults: { epochs?: number; bat
     .option('--margin <a>', `margin of the energy hinge, > 0 (default: ${TRAINER_DEFAULTS.margin})`, numberIn(0, Infinity, { loOpen: true }))
     .option('--clip-norm <n>', "global norm the discriminator's gradients are clipped to", numberIn(0, Infinity, { loOpen: true }), TRAINER_DEFAULTS.clipNorm)
     .option('--seed <n>', 'seed of the weights, the batch order and the data split', integerAtLeast(0), TRAINER_DEFAULTS.seed)
+    .addOption(
+      new Option(
+        '--anomaly-shuffle <when>',
+        "when the labelled anomalies are reshuffled: every pass through them, or (the authors' code) once per epoch, the epoch's batches repeated in order",
+      )
+        .choices(ANOMALY_SHUFFLES)
+        .default(TRAINER_DEFAULTS.anomalyShuffle),
+    )
     .option('--sigma <σ>', 'Gaussian σ of the anomaly maps (pixels)', numberIn(0, Infinity, { loOpen: true }), TRAINER_DEFAULTS.sigma)
     .option('--top-k <k>', "image score: mean of the top-k map values, or 'mean'", parseTopK, TRAINER_DEFAULTS.topK)
     .option(

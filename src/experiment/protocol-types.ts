@@ -6,6 +6,7 @@
 
 import type { LayerName, ResNetName } from '../backbone/configs.js';
 import type { SyntheticClass, SyntheticDefect } from '../data/synthetic.js';
+import type { AnomalyShuffle } from '../training/batches.js';
 import type { MultiClassKind } from '../pipeline/datasets.js';
 
 /** Value of a protocol file's optional `"format"` field. */
@@ -85,6 +86,11 @@ export interface TrainingSettings {
   clipNorm?: number;
   /** Micro-batches per step (see `TrainerOptions.microBatches`): less memory, same update. Default 1. */
   microBatches?: number;
+  /**
+   * When the labelled anomalies are reshuffled (see `TrainerOptions.anomalyShuffle`):
+   * `'every-pass'` (default) or `'every-epoch'` (the authors' code).
+   */
+  anomalyShuffle?: AnomalyShuffle;
 }
 
 /** One arm of the grid: a strategy and the labelled-anomaly settings it is run with. */

@@ -249,7 +249,8 @@ export async function restoreCheckpoint(storage: Storage, identity: RunIdentity,
   state.partialSeconds = p.partialSeconds;
   state.history = saved.history.map((h) => ({ ...h }));
   if (state.anomalies !== null && p.anomaly !== null) {
-    state.anomalies = AnomalyCycler.fromState(state.anomalies.size, identity.options.batchSize as number, p.anomaly);
+    const { size, batchSize, shuffle } = state.anomalies;
+    state.anomalies = AnomalyCycler.fromState(size, batchSize, p.anomaly, shuffle);
   }
   return true;
 }

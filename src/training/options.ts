@@ -10,6 +10,8 @@ import { checkPositive, checkSeed, checkSigma, checkTopK } from '../validate.js'
 import { resolveFeatureCacheOptions } from '../features/cache.js';
 import type { FeatureCacheOptions, ResolvedFeatureCacheOptions } from '../features/cache.js';
 import type { WorkerOption } from '../features/provider.js';
+import { ANOMALY_SHUFFLES } from './batches.js';
+import type { AnomalyShuffle } from './batches.js';
 import { CKAPatch } from './strategies.js';
 import type { LossWeights, Strategy } from './strategies.js';
 
@@ -39,6 +41,14 @@ export interface TrainerOptions {
   epochs?: number;
   /** Seed of the auto-encoder's and discriminator's initial weights and of the batch order. Default 0. */
   seed?: number;
+  /**
+   * When the labelled anomalies are reshuffled. `'every-pass'` (default): every pass through
+   * them is a new permutation, and passes run on across epochs. `'every-epoch'`: the authors'
+   * code — a new permutation when an epoch starts, whose batches then repeat in the same
+   * order until the epoch ends (their `itertools.cycle`, rebuilt each epoch; see
+   * docs/differences.md).
+   */
+  anomalyShuffle?: AnomalyShuffle;
   /** Global L2 norm the discriminator's gradients are clipped to (as the authors' code). Default 1. */
   clipNorm?: number;
   /**
@@ -101,6 +111,7 @@ export interface ResolvedTrainerOptions extends LossWeights {
   readonly batchSize: number;
   readonly epochs: number;
   readonly seed: number;
+  readonly anomalyShuffle: AnomalyShuffle;
   readonly clipNorm: number;
   readonly checkpoint: Storage | null;
   readonly resume: boolean;
@@ -121,6 +132,7 @@ export const TRAINER_DEFAULTS = {
   batchSize: 16,
   epochs: 10,
   seed: 0,
+  anomalyShuffle: 'every-pass',
   clipNorm: 1,
   sigma: 4,
   topK: 100,
@@ -188,6 +200,7 @@ export function resolveTrainerOptions(options: TrainerOptions = {}): ResolvedTra
     batchSize: options.batchSize ?? TRAINER_DEFAULTS.batchSize,
     epochs: options.epochs ?? TRAINER_DEFAULTS.epochs,
     seed: options.seed ?? TRAINER_DEFAULTS.seed,
+    anomalyShuffle: options.anomalyShuffle ?? TRAINER_DEFAULTS.anomalyShuffle,
     clipNorm: options.clipNorm ?? TRAINER_DEFAULTS.clipNorm,
     checkpoint: resolveCheckpoint(options.checkpoint),
     resume: options.resume ?? false,
@@ -218,6 +231,9 @@ export function resolveTrainerOptions(options: TrainerOptions = {}): ResolvedTra
     throw new InvalidArgumentError('options.epochs', 'an integer ≥ 0', String(r.epochs));
   }
   checkSeed(r.seed, 'options.seed');
+  if (!ANOMALY_SHUFFLES.includes(r.anomalyShuffle)) {
+    throw new InvalidArgumentError('options.anomalyShuffle', ANOMALY_SHUFFLES.map((v) => `'${v}'`).join(' or '), JSON.stringify(r.anomalyShuffle));
+  }
   checkTopK(r.topK, 'options.topK');
   if (typeof r.resume !== 'boolean') {
     throw new InvalidArgumentError('options.resume', 'a boolean', String(r.resume));
@@ -239,7 +255,8 @@ export function resolveTrainerOptions(options: TrainerOptions = {}): ResolvedTra
  * saved model). `epochs`, `checkpoint` and `resume` are left out: a resumed run may train
  * for more epochs than the original; so are `featureCache` and `worker`, which decide how
  * features are computed, not what they are, and `microBatches`, which changes only the
- * rounding of the gradients.
+ * rounding of the gradients. `anomalyShuffle` is recorded only when it is not the default, so
+ * that checkpoints and models written before the option existed still match.
  */
 export function optionsRecord(r: ResolvedTrainerOptions): Record<string, number | string> {
   return {
@@ -254,5 +271,6 @@ export function optionsRecord(r: ResolvedTrainerOptions): Record<string, number 
     clipNorm: r.clipNorm,
     sigma: r.sigma,
     topK: r.topK,
+    ...(r.anomalyShuffle === TRAINER_DEFAULTS.anomalyShuffle ? {} : { anomalyShuffle: r.anomalyShuffle }),
   };
 }

@@ -174,7 +174,7 @@ export class CKAADTrainer {
       batchInEpoch: 0,
       step: 0,
       epochRng: dataRng.state(),
-      anomalies: anomalies === null ? null : new AnomalyCycler(anomalies.size, o.batchSize, anomalyRng),
+      anomalies: anomalies === null ? null : new AnomalyCycler(anomalies.size, o.batchSize, anomalyRng, o.anomalyShuffle),
       partial: zeroSums(),
       partialSeconds: 0,
       history: [],
@@ -226,7 +226,7 @@ export class CKAADTrainer {
             status = 'aborted';
             break training;
           }
-          const anomalyIndices = state.anomalies?.next() ?? null;
+          const anomalyIndices = state.anomalies?.next(b === 0) ?? null;
           // The step number is the draw key: random datasets (elastic anomalies) draw the
           // same images for it on any thread and after a resume.
           const features = await provider.batch(batches[b], anomalyIndices, state.step);
@@ -321,8 +321,7 @@ function nextStep(
     // The next epoch shuffles with the generator as this epoch's shuffle left it.
     normal = epochBatches(normalSize, o.batchSize, Rng.fromState(epochRng.state()))[0];
   }
-  const cycler = state.anomalies;
-  const anomalies = cycler === null ? null : AnomalyCycler.fromState(cycler.size, o.batchSize, cycler.state()).next();
+  const anomalies = state.anomalies?.copy().next(batches[b + 1] === undefined) ?? null;
   return normal === undefined ? null : { normal, anomalies };
 }
 

@@ -159,6 +159,7 @@ describe('protocol options', () => {
     expectFailure(await runCli(trainIdx(['--ratio', '1'])), EXIT.usage, /option '--ratio <r_l>' argument '1' is invalid\. Expected a number in \[0, 1\)/);
     expectFailure(await runCli(trainIdx(['--ratio=-0.1'])), EXIT.usage, /option '--ratio <r_l>' argument '-0.1' is invalid/);
     expectFailure(await runCli(trainIdx(['--micro-batches', '0'])), EXIT.usage, /option '--micro-batches <k>' argument '0' is invalid/);
+    expectFailure(await runCli(trainIdx(['--anomaly-shuffle', 'never'])), EXIT.usage, /option '--anomaly-shuffle <when>' argument 'never' is invalid\. Allowed choices are every-pass, every-epoch/);
   });
 
   it('--threads below 1, or with another backend than wasm', async () => {

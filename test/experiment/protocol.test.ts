@@ -46,7 +46,8 @@ describe('parseProtocol', () => {
   });
 
   it('is idempotent: a resolved protocol parses to itself', () => {
-    const once = parseProtocol({ ...base, limits: { trainPerClass: 10 }, training: { batchSize: 8 } });
+    const once = parseProtocol({ ...base, limits: { trainPerClass: 10 }, training: { batchSize: 8, anomalyShuffle: 'every-epoch' } });
+    expect(once.training.anomalyShuffle).toBe('every-epoch');
     expect(parseProtocol(once)).toEqual(once);
     const synthetic = parseProtocol({ ...base, normalClasses: undefined, dataset: { kind: 'synthetic' } });
     expect(parseProtocol(synthetic)).toEqual(synthetic);
@@ -56,6 +57,7 @@ describe('parseProtocol', () => {
     const cases: [unknown, string][] = [
       [{ ...base, arms: [{ strategy: 'Recon', labelled: [1.5] }] }, 'protocol.arms[0].labelled[0]'],
       [{ ...base, arms: [{ strategy: 'Recon', labelled: [0], training: { gamma: 2 } }] }, 'protocol.arms[0].training.gamma'],
+      [{ ...base, training: { anomalyShuffle: 'sometimes' } }, 'protocol.training.anomalyShuffle'],
       [{ ...base, seeds: [0, 0] }, 'protocol.seeds'],
       [{ ...base, epochs: 0 }, 'protocol.epochs'],
       [{ ...base, model: { arch: 'resnet19', layers: ['layer2'] } }, 'protocol.model.arch'],

@@ -127,3 +127,58 @@ describe.each(Object.values(STRATEGIES).map((s) => [s.name, s] as const))('%s', 
     expect(maxDifference(threaded?.weights ?? new Map(), main?.weights ?? new Map())).toBe(0);
   });
 });
+
+describe("anomalyShuffle 'every-epoch' (the authors' schedule)", () => {
+  /** 12 normal images and 5 anomalies at batch 3: 4 steps per epoch, anomaly passes of 3 + 2. */
+  async function run(options: TrainerOptions, callbacks: FitCallbacks = {}) {
+    const normal12 = tensorOf(pixels(12, 6));
+    const anomalies5 = tensorOf(pixels(5, 7));
+    const drawn = new Map<number, number[]>(); // step (the draw key) → anomaly indices
+    const base = tensorDataset(anomalies5);
+    const anomalyData = { size: 5, random: false, batch: (indices: readonly number[], key?: number) => {
+      if (key !== undefined) drawn.set(key, [...indices]);
+      return base.batch(indices, key);
+    } };
+    try {
+      const steps: StepLog[] = [];
+      const trainer = new CKAADTrainer({ extractor }, { strategy: STRATEGIES.CKAPatch, batchSize: 3, epochs: 3, worker: false, featureCache: false, ...options });
+      const result = await trainer.fit({ normal: tensorDataset(normal12), anomalies: anomalyData }, { ...callbacks, onStep: async (s) => { steps.push(s); await callbacks.onStep?.(s); } });
+      const weights = snapshot(result.autoencoder.parameters());
+      result.autoencoder.dispose();
+      return { steps, weights, status: result.status, drawn: [...drawn.entries()].sort((a, b) => a[0] - b[0]).map(([, v]) => v.join()) };
+    } finally {
+      tf.dispose([normal12, anomalies5]);
+    }
+  }
+
+  it('repeats each epoch\'s first pass in order, draws a new one every epoch, and resumes bit for bit', async () => {
+    const authors = await run({ anomalyShuffle: 'every-epoch' });
+    expect(authors.drawn).toHaveLength(12);
+    const epochs = [0, 1, 2].map((e) => authors.drawn.slice(4 * e, 4 * e + 4));
+    for (const [a, b, c, d] of epochs) {
+      expect([a.split(',').length, b.split(',').length]).toEqual([3, 2]);
+      expect([c, d]).toEqual([a, b]); // the same batches in the same order until the epoch ends
+      expect([...a.split(','), ...b.split(',')].map(Number).sort()).toEqual([0, 1, 2, 3, 4]);
+    }
+    expect(new Set(epochs.map((e) => e.join('|'))).size).toBeGreaterThan(1);
+
+    // The default reshuffles at the end of every pass: some pass differs from the one before.
+    const ours = await run({});
+    const passes = Array.from({ length: 6 }, (_, p) => ours.drawn.slice(2 * p, 2 * p + 2).join('|'));
+    expect(passes.some((p, i) => i > 0 && p !== passes[i - 1])).toBe(true);
+    expect(ours.drawn.slice(2, 4)).not.toEqual(ours.drawn.slice(0, 2));
+
+    // Interrupted in the middle of epoch 2 (after step 6) and resumed: the same run.
+    const checkpoint = memoryStorage();
+    const controller = new AbortController();
+    const first = await run({ anomalyShuffle: 'every-epoch', checkpoint }, { signal: controller.signal, onStep: (s) => void (s.step === 6 && controller.abort()) });
+    expect(first.status).toBe('aborted');
+    const second = await run({ anomalyShuffle: 'every-epoch', checkpoint, resume: true });
+    expect([...first.drawn, ...second.drawn]).toEqual(authors.drawn);
+    expect([...first.steps, ...second.steps].map(losses)).toEqual(authors.steps.map(losses));
+    expect(maxDifference(second.weights, authors.weights)).toBe(0);
+
+    // A checkpoint of one schedule is not resumed under the other.
+    await expect(run({ checkpoint, resume: true })).rejects.toThrow(/anomalyShuffle = every-epoch/);
+  });
+});

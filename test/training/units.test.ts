@@ -125,6 +125,36 @@ describe('batch order', () => {
     const b = AnomalyCycler.fromState(7, 3, JSON.parse(JSON.stringify(a.state())));
     for (let i = 0; i < 10; i++) expect(b.next()).toEqual(a.next());
   });
+
+  it("'every-epoch': a new pass when an epoch starts, repeated in the same order until the next start", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 30 }),
+        fc.integer({ min: 1, max: 16 }),
+        fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 1, maxLength: 4 }),
+        fc.integer(),
+        (size, batchSize, epochSteps, seed) => {
+          const cycler = new AnomalyCycler(size, batchSize, new Rng(seed), 'every-epoch');
+          const perPass = Math.ceil(size / cycler.batchSize);
+          for (const steps of epochSteps) {
+            const drawn = Array.from({ length: steps }, (_, i) => cycler.next(i === 0));
+            const pass = drawn.slice(0, perPass);
+            if (steps >= perPass) expect(pass.flat().sort((x, y) => x - y)).toEqual(Array.from({ length: size }, (_, i) => i));
+            drawn.forEach((batch, i) => expect(batch).toEqual(pass[i % perPass]));
+          }
+        },
+      ),
+    );
+    // Epochs draw different passes; a copy continues exactly, even in the middle of a repeat.
+    const cycler = new AnomalyCycler(9, 4, new Rng(2), 'every-epoch');
+    const firsts = Array.from({ length: 6 }, () => cycler.next(true).join());
+    expect(new Set(firsts).size).toBeGreaterThan(3);
+    cycler.next();
+    cycler.next();
+    cycler.next();
+    const copy = cycler.copy();
+    for (let i = 0; i < 5; i++) expect(copy.next(i === 3)).toEqual(cycler.next(i === 3));
+  });
 });
 
 describe('clipByGlobalNorm', () => {
@@ -188,6 +218,7 @@ describe('resolveTrainerOptions', () => {
     [{ dLearningRate: -1 }, 'options.dLearningRate'],
     [{ clipNorm: 0 }, 'options.clipNorm'],
     [{ seed: 1.5 }, 'options.seed'],
+    [{ anomalyShuffle: 'never' as unknown as 'every-pass' }, 'options.anomalyShuffle'],
     [{ topK: 0 }, 'options.topK'],
     [{ resume: true }, 'options.resume'],
     [{ checkpoint: '' }, 'options.checkpoint'],

@@ -22,6 +22,7 @@ import { describeExtractor, saveModel, trainingRecord } from '../../io/saved-mod
 import { modelFolder } from '../../node/folders.js';
 import type { Strategy } from '../../training/strategies.js';
 import { STRATEGIES } from '../../training/strategies.js';
+import { TRAINER_DEFAULTS } from '../../training/options.js';
 import { selectBackend } from '../backend.js';
 import type { CommandContext } from '../context.js';
 import { openDataset } from '../dataset.js';
@@ -119,7 +120,7 @@ export async function runDemo(v: DemoValues, ctx: CommandContext): Promise<Recor
     v.strategies.map((strategy) => [
       strategy,
       trainerOptionsOf(
-        { strategy, epochs: v.epochs, batchSize: v.batchSize, lr: v.lr, dLr: 1e-4, clipNorm: 1, seed: v.seed, sigma: scoring.sigma, topK: scoring.topK, resume: false, microBatches: 1 },
+        { strategy, epochs: v.epochs, batchSize: v.batchSize, lr: v.lr, dLr: 1e-4, clipNorm: 1, seed: v.seed, anomalyShuffle: TRAINER_DEFAULTS.anomalyShuffle, sigma: scoring.sigma, topK: scoring.topK, resume: false, microBatches: 1 },
         config.imageSize,
       ),
     ]),

@@ -3,15 +3,13 @@
  * 'ckaad'): built with `npm run build` when it is missing or older than its inputs.
  */
 
-import { execFile } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 
-const exec = promisify(execFile);
+import { NPM, sh } from './processes.js';
+
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 
 /** Entries of dist/ whose age decides whether the build is fresh. */
 export const DIST_FILES = ['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts'];
@@ -40,11 +38,6 @@ export function distIsFresh(): boolean {
 /** Runs `npm run build` unless dist/ is fresh; throws with the build's output if it fails. */
 export async function ensureFreshDist(): Promise<void> {
   if (distIsFresh()) return;
-  try {
-    await exec(npm, ['run', 'build'], { cwd: root, timeout: 600_000, maxBuffer: 64 * 1024 * 1024 });
-  } catch (err) {
-    const e = err as Error & { stdout?: string; stderr?: string };
-    throw new Error(`npm run build failed:\n${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`);
-  }
+  await sh(NPM, ['run', 'build'], root, 600_000);
   if (!distIsFresh()) throw new Error('dist/ is still older than src/ after npm run build');
 }

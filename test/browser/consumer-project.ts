@@ -7,22 +7,20 @@
  * bundlers get the same plain ES modules.
  */
 
-import { execFile } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 
 import * as esbuild from 'esbuild';
+
+import { NPM, sh } from '../processes.js';
 
 import type { TrainAndScoreResult } from '../../examples/browser/train-and-score.js';
 import type { Chromium } from './chromium.js';
 import type { Case, CaseResult } from './fixtures/consumer/page.js';
 
-const exec = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
 export const ROOT = join(here, '..', '..');
-const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 
 /** The consumer's sources, relative to the repository (their relative imports are kept). */
 const CONSUMER_SOURCES = [
@@ -37,47 +35,18 @@ export const CONSUMER_ENTRY = 'src/test/browser/fixtures/consumer/page.js';
 export const WEBGL_CONSUMER_ENTRY = 'src/test/browser/fixtures/consumer/webgl-page.js';
 const CONSUMER_HTML = join(ROOT, 'test/browser/fixtures/consumer/index.html');
 
-/** Runs a command, failing with its full output. */
-export async function sh(cmd: string, args: string[], cwd: string, timeout = 300_000): Promise<string> {
-  try {
-    const { stdout } = await exec(cmd, args, { cwd, timeout, maxBuffer: 64 * 1024 * 1024 });
-    return stdout;
-  } catch (err) {
-    const e = err as Error & { stdout?: string; stderr?: string };
-    throw new Error(`\`${cmd} ${args.join(' ')}\` failed in ${cwd}:\n${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`);
-  }
-}
-
-function newestMtime(path: string): number {
-  const stat = statSync(path);
-  if (!stat.isDirectory()) return stat.mtimeMs;
-  return Math.max(0, ...readdirSync(path).map((name) => newestMtime(join(path, name))));
-}
-
-/** Builds dist/ unless it is newer than src/ and the build configuration. */
-export async function ensureBuilt(): Promise<void> {
-  const inputs = ['src', 'package.json', 'tsup.config.ts', 'tsconfig.json'].map((p) => newestMtime(join(ROOT, p)));
-  let built = 0;
-  try {
-    built = Math.min(...['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts'].map((f) => statSync(join(ROOT, f)).mtimeMs));
-  } catch {
-    built = 0;
-  }
-  if (built <= Math.max(...inputs)) await sh(npm, ['run', 'build'], ROOT, 600_000);
-}
-
 /**
  * Packs the repository (dist must be built) into `work` and installs the tarball, with
  * @tensorflow/tfjs-core and `extra` packages, into a new project `work/app`. Returns its folder.
  */
 export async function installPackedProject(work: string, extra: string[] = []): Promise<string> {
-  const packed = JSON.parse(await sh(npm, ['pack', '--ignore-scripts', '--json', '--pack-destination', work], ROOT)) as Array<{ filename: string }>;
+  const packed = JSON.parse(await sh(NPM, ['pack', '--ignore-scripts', '--json', '--pack-destination', work], ROOT)) as Array<{ filename: string }>;
   const project = join(work, 'app');
   mkdirSync(project, { recursive: true });
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'ckaad-browser-consumer', version: '1.0.0', private: true, type: 'module' }));
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> };
   const core = `@tensorflow/tfjs-core@${pkg.devDependencies['@tensorflow/tfjs-core']}`;
-  await sh(npm, ['install', join(work, packed[0].filename), core, ...extra, '--prefer-offline', '--no-audit', '--no-fund'], project, 600_000);
+  await sh(NPM, ['install', join(work, packed[0].filename), core, ...extra, '--prefer-offline', '--no-audit', '--no-fund'], project, 600_000);
   return project;
 }
 

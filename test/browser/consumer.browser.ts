@@ -16,12 +16,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { TrainAndScoreResult } from '../../examples/browser/train-and-score.js';
+import { ensureFreshDist } from '../fresh-dist.js';
 import { launchChromium, type Chromium } from './chromium.js';
 import {
   bundleWithEsbuild,
   bundleWithVite,
   bundleWithWebpack,
-  ensureBuilt,
   installPackedProject,
   runCase,
   runInNode,
@@ -56,7 +56,7 @@ function log(line: string): void {
 }
 
 beforeAll(async () => {
-  await ensureBuilt();
+  await ensureFreshDist();
   work = mkdtempSync(join(tmpdir(), 'ckaad-browser-'));
   project = await installPackedProject(work);
   await writeConsumer(project);

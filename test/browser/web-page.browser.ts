@@ -19,7 +19,9 @@ import { buildWeb, type WebBuild } from '../../web/build.js';
 import { sampleSets } from '../../web/src/sample.js';
 import { serveFolder, type StaticServer } from '../../web/server.js';
 import { launchChromium, type Chromium } from './chromium.js';
-import { ROOT, ensureBuilt, sh } from './consumer-project.js';
+import { ensureFreshDist } from '../fresh-dist.js';
+import { sh } from '../processes.js';
+import { ROOT } from './consumer-project.js';
 
 const MINUTE = 60_000;
 const here = dirname(fileURLToPath(import.meta.url));
@@ -159,7 +161,7 @@ describe('the web page', () => {
   }, 10 * MINUTE);
 
   it('`ckaad score` in Node scores the sample with the downloaded model exactly as the page did', async () => {
-    await ensureBuilt();
+    await ensureFreshDist();
     const pageScores = await shownScores();
     const images = join(work, 'sample-test');
     mkdirSync(images);

@@ -14,7 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { TrainAndScoreResult } from '../../examples/browser/train-and-score.js';
 import { launchChromium, type Chromium } from './chromium.js';
-import { WEBGL_CONSUMER_ENTRY, bundleWithEsbuild, ensureBuilt, installPackedProject, runCase, runInNode, writeConsumer } from './consumer-project.js';
+import { ensureFreshDist } from '../fresh-dist.js';
+import { WEBGL_CONSUMER_ENTRY, bundleWithEsbuild, installPackedProject, runCase, runInNode, writeConsumer } from './consumer-project.js';
 import { serveFolder, type StaticServer } from '../../web/server.js';
 
 const MINUTE = 60_000;
@@ -26,7 +27,7 @@ let chromium: Chromium | undefined;
 let server: StaticServer | undefined;
 
 beforeAll(async () => {
-  await ensureBuilt();
+  await ensureFreshDist();
   work = mkdtempSync(join(tmpdir(), 'ckaad-webgl-'));
   project = await installPackedProject(work, ['@tensorflow/tfjs-backend-webgl@4.22.0']);
   await writeConsumer(project);

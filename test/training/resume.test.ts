@@ -1,6 +1,6 @@
 /**
- * Exact resume for every strategy × kind of training data: a run interrupted in the middle of
- * its second epoch and resumed from its checkpoint ends with bit-identical weights and the
+ * Exact resume for every strategy and every kind of training data: a run interrupted in the
+ * middle of its second epoch and resumed from its checkpoint ends with bit-identical weights and the
  * same per-step and per-epoch losses as the uninterrupted run. Kinds: tensors with real
  * anomalies (main thread), decoded pixels with real anomalies (feature worker), elastic
  * anomalies on the main thread and in the feature worker — random draws take their
@@ -100,10 +100,21 @@ async function train(strategy: Strategy, kind: string, options: TrainerOptions, 
 const losses = (s: StepLog) => [s.step, s.epoch, s.batch, s.lRec, s.lAdv, s.lD, s.lAe, s.dGradNorm, s.anomalies];
 const epochLosses = (e: EpochLog) => [e.epoch, e.steps, e.lRec, e.lAdv, e.lD, e.lAe, e.validationAuroc];
 
-describe.each(Object.values(STRATEGIES).map((s) => [s.name, s] as const))('%s', (_name, strategy) => {
+/**
+ * Which strategy × data combinations run: every strategy on tensors with real anomalies (what
+ * differs between strategies is the networks and optimisers a checkpoint holds), and CKAPatch,
+ * which holds all of them and uses the anomalies, on every kind of data (what differs between
+ * kinds is where the batches and the random draws come from).
+ */
+const CASES = Object.values(STRATEGIES).map((strategy) => ({
+  strategy,
+  kinds: strategy === STRATEGIES.CKAPatch ? Object.keys(KINDS) : ['tensors, real anomalies'],
+}));
+
+describe.each(CASES.map((c) => [c.strategy.name, c] as const))('%s', (_name, { strategy, kinds }) => {
   const straight = new Map<string, Run>();
 
-  it.each(Object.keys(KINDS))('%s: interrupted after step 3 and resumed = uninterrupted, bit for bit', async (kind) => {
+  it.each(kinds)('%s: interrupted after step 3 and resumed = uninterrupted, bit for bit', async (kind) => {
     const before = tf.memory().numTensors;
     const whole = await train(strategy, kind, {});
     straight.set(kind, whole);
@@ -119,6 +130,7 @@ describe.each(Object.values(STRATEGIES).map((s) => [s.name, s] as const))('%s', 
     expect(maxDifference(second.weights, whole.weights)).toBe(0);
   });
 
+  if (!kinds.includes('elastic anomalies, feature worker')) return;
   it('elastic anomalies: the feature worker draws what the main thread draws', () => {
     const main = straight.get('elastic anomalies, main thread');
     const threaded = straight.get('elastic anomalies, feature worker');

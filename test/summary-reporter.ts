@@ -1,8 +1,21 @@
 import type { Reporter, TestModule } from 'vitest/node';
 
-/** Prints one plain closing line, `Tests: N passed, N failed, N skipped`, after every run. */
+/** Files listed in the closing "slowest files" line. */
+const SLOWEST = 8;
+
+/**
+ * Prints the slowest test files (their tests' and hooks' time, to keep `npm test` within its
+ * budget) and one plain closing line, `Tests: N passed, N failed, N skipped`, after every run.
+ */
 export default class SummaryReporter implements Reporter {
   onTestRunEnd(testModules: ReadonlyArray<TestModule>): void {
+    const slowest = testModules
+      .map((m) => ({ file: m.relativeModuleId, seconds: m.diagnostic().duration / 1000 }))
+      .sort((a, b) => b.seconds - a.seconds)
+      .slice(0, SLOWEST);
+    if (testModules.length > 1) {
+      process.stdout.write(`\nSlowest files: ${slowest.map((s) => `${s.file} ${s.seconds.toFixed(0)} s`).join(', ')}\n`);
+    }
     let passed = 0;
     let failed = 0;
     let skipped = 0;

@@ -5,7 +5,9 @@
  *   "anomaly score distribution on the test set trained without/with 5 % anomalies"), from
  *   `scores.json`;
  * - a grid of test examples with one column per image and the rows image | ground-truth mask |
- *   anomaly map (Figs. 6–7; the mask row only for sets with masks), from `examples.safetensors`.
+ *   anomaly map (Figs. 6–7; the mask row only for sets with masks), from `examples.safetensors`;
+ * - training curves: per target, the validation AUROC and the discriminator loss L_D of every
+ *   arm per epoch, the reported epoch marked, from `result.json`.
  *
  * Histograms are drawn as SVG (text included) and rasterised by sharp; heat maps are coloured
  * byte by byte (jet colour map) and labelled with an SVG overlay.
@@ -142,6 +144,106 @@ export function scoreHistogramSvg(panels: readonly HistogramPanel[], options: Hi
 export async function renderScoreHistograms(panels: readonly HistogramPanel[], path: string, options: HistogramOptions = {}): Promise<void> {
   const sharp = await loadSharp();
   await writeFile(path, await sharp(Buffer.from(scoreHistogramSvg(panels, options))).png().toBuffer());
+}
+
+/** One line of a training-curves plot: an arm's value per epoch (null: not measured). */
+export interface CurveSeries {
+  /** Legend label, e.g. `CKAPatch`. */
+  label: string;
+  /** Values of epochs 1, 2, …. */
+  values: readonly (number | null)[];
+  /** Epoch (1-based) marked with a dot: the reported one. Default none. */
+  marked?: number;
+}
+
+/** One row of the training-curves figure: a target's validation AUROC and L_D per epoch. */
+export interface CurvesRow {
+  /** Row title, e.g. `T-shirt/top · seed 0`. */
+  title: string;
+  /** Validation AUROC per epoch, in [0, 1] (drawn in %). */
+  validationAuroc: readonly CurveSeries[];
+  /** Discriminator loss per epoch (arms with a discriminator only). */
+  discriminatorLoss: readonly CurveSeries[];
+}
+
+const SERIES_COLOURS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'];
+
+/** Lower and upper end of an axis showing `values`, padded by 5 % (a flat series gets ±0.5 %). */
+function axisRange(values: readonly number[]): [number, number] {
+  let lo = Math.min(...values);
+  let hi = Math.max(...values);
+  const pad = hi > lo ? 0.05 * (hi - lo) : Math.max(0.005 * Math.abs(hi), 1e-3);
+  lo -= pad;
+  hi += pad;
+  return [lo, hi];
+}
+
+/**
+ * The training curves as an SVG document: one row per entry, with two plots side by side —
+ * validation AUROC (%) and L_D against the epoch — one line per arm (same colour in both),
+ * the reported epoch of each arm a filled dot. A plot without any value says so.
+ */
+export function trainingCurvesSvg(rows: readonly CurvesRow[], options: { width?: number; rowHeight?: number } = {}): string {
+  if (rows.length === 0) throw new InvalidArgumentError('rows', 'at least one row');
+  const width = options.width ?? 960;
+  const rowHeight = options.rowHeight ?? 230;
+  const gap = 40;
+  const left = 58;
+  const top = 44;
+  const bottom = 40;
+  const plotW = (width - 2 * left - gap - 16) / 2;
+  const plotH = rowHeight - top - bottom;
+  const labels = [...new Set(rows.flatMap((r) => [...r.validationAuroc, ...r.discriminatorLoss].map((c) => c.label)))];
+  const colour = (label: string) => SERIES_COLOURS[labels.indexOf(label) % SERIES_COLOURS.length];
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${rowHeight * rows.length}" font-family="${FONT}">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+  ];
+  const plot = (series: readonly CurveSeries[], x0: number, y0: number, name: string, scale: number) => {
+    parts.push(`<text x="${x0 + plotW / 2}" y="${y0 - 8}" font-size="13" text-anchor="middle">${xmlText(name)}</text>`);
+    parts.push(`<line x1="${x0}" y1="${y0 + plotH}" x2="${x0 + plotW}" y2="${y0 + plotH}" stroke="black"/>`);
+    parts.push(`<line x1="${x0}" y1="${y0}" x2="${x0}" y2="${y0 + plotH}" stroke="black"/>`);
+    const values = series.flatMap((c) => c.values.filter((v): v is number => v !== null).map((v) => v * scale));
+    if (values.length === 0) {
+      parts.push(`<text x="${x0 + plotW / 2}" y="${y0 + plotH / 2}" font-size="12" text-anchor="middle" fill="#666">not measured</text>`);
+      return;
+    }
+    const epochs = Math.max(...series.map((c) => c.values.length));
+    const [lo, hi] = axisRange(values);
+    const x = (epoch: number) => x0 + (epochs === 1 ? plotW / 2 : ((epoch - 1) / (epochs - 1)) * plotW);
+    const y = (v: number) => y0 + plotH - ((v - lo) / (hi - lo)) * plotH;
+    for (let e = 1; e <= epochs; e++) {
+      parts.push(`<line x1="${x(e)}" y1="${y0 + plotH}" x2="${x(e)}" y2="${y0 + plotH + 5}" stroke="black"/>`);
+      parts.push(`<text x="${x(e)}" y="${y0 + plotH + 18}" font-size="11" text-anchor="middle">${e}</text>`);
+    }
+    for (let t = 0; t <= 4; t++) {
+      const v = lo + (t / 4) * (hi - lo);
+      parts.push(`<text x="${x0 - 6}" y="${y(v) + 4}" font-size="11" text-anchor="end">${shortNumber(v)}</text>`);
+    }
+    parts.push(`<text x="${x0 + plotW / 2}" y="${y0 + plotH + 34}" font-size="12" text-anchor="middle">epoch</text>`);
+    for (const c of series) {
+      const points = c.values.flatMap((v, i) => (v === null ? [] : [[x(i + 1), y(v * scale)] as const]));
+      const stroke = colour(c.label);
+      parts.push(`<polyline points="${points.map(([px, py]) => `${px.toFixed(1)},${py.toFixed(1)}`).join(' ')}" fill="none" stroke="${stroke}" stroke-width="2"/>`);
+      for (const [px, py] of points) parts.push(`<circle cx="${px.toFixed(1)}" cy="${py.toFixed(1)}" r="2.5" fill="white" stroke="${stroke}"/>`);
+      const m = c.marked === undefined ? null : c.values[c.marked - 1];
+      if (m !== null && m !== undefined) parts.push(`<circle cx="${x(c.marked as number).toFixed(1)}" cy="${y(m * scale).toFixed(1)}" r="5" fill="${stroke}"/>`);
+    }
+  };
+  rows.forEach((row, k) => {
+    const y0 = k * rowHeight + top;
+    parts.push(`<text x="${left}" y="${y0 - 26}" font-size="15">${xmlText(row.title)}</text>`);
+    plot(row.validationAuroc, left, y0, 'validation AUROC (%) — dot: reported epoch', 100);
+    plot(row.discriminatorLoss, 2 * left + gap + plotW, y0, 'discriminator loss L_D', 1);
+  });
+  const legendY = 16;
+  labels.forEach((label, i) => {
+    const lx = width - 16 - (labels.length - i) * 150;
+    parts.push(`<line x1="${lx}" y1="${legendY}" x2="${lx + 22}" y2="${legendY}" stroke="${colour(label)}" stroke-width="3"/>`);
+    parts.push(`<text x="${lx + 28}" y="${legendY + 4}" font-size="12">${xmlText(label)}</text>`);
+  });
+  parts.push('</svg>');
+  return parts.join('\n');
 }
 
 /** Test examples to draw: what the runner keeps in `examples.safetensors`. */
@@ -301,7 +403,8 @@ function safe(name: string): string {
 /**
  * Writes the figures of an experiment's complete runs: per target, one histogram PNG with a
  * panel per arm (`histograms__<target>__s<seed>.png`), and per drawn run one heat-map grid
- * (`heatmaps__<run id>.png`).
+ * (`heatmaps__<run id>.png`); then one PNG of training curves with a row per target
+ * (`training-curves__s<seed>.png`).
  *
  * @returns the paths written.
  * @throws InvalidArgumentError when no complete run matches the options.
@@ -320,6 +423,7 @@ export async function writeFigures(resultsDir: string, options: FigureOptions = 
   const out = options.out ?? join(resultsDir, 'figures');
   await mkdir(out, { recursive: true });
   const written: string[] = [];
+  const curves: CurvesRow[] = [];
   for (const target of targets) {
     const chosen: RunResult[] = [];
     for (const arm of arms) {
@@ -329,6 +433,16 @@ export async function writeFigures(resultsDir: string, options: FigureOptions = 
       if (pick !== undefined) chosen.push(pick);
     }
     if (chosen.length === 0) continue;
+    const series = (value: (h: RunResult['training']['history'][number]) => number | null) =>
+      chosen
+        .map((r) => ({ label: r.run.arm, values: r.training.history.map(value), marked: r.training.reportedEpoch }))
+        .filter((c) => c.values.some((v) => v !== null));
+    curves.push({
+      title: `${target} · seed ${seed}`,
+      validationAuroc: series((h) => h.validationAuroc),
+      // L_D is 0 for arms without a discriminator: not drawn.
+      discriminatorLoss: series((h) => (h.lD === 0 ? null : h.lD)),
+    });
     const panels: HistogramPanel[] = [];
     for (const r of chosen) {
       const s = await readRunScores(resultsDir, r.run.id);
@@ -353,5 +467,9 @@ export async function writeFigures(resultsDir: string, options: FigureOptions = 
   if (written.length === 0) {
     throw new InvalidArgumentError('options', `arms/targets/seed that match complete runs (seed ${seed}, arms ${arms.join(', ')})`);
   }
+  const curvesPath = join(out, `training-curves__s${seed}.png`);
+  const sharp = await loadSharp();
+  await writeFile(curvesPath, await sharp(Buffer.from(trainingCurvesSvg(curves))).png().toBuffer());
+  written.push(curvesPath);
   return written;
 }

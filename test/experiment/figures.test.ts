@@ -14,6 +14,7 @@ import {
   renderHeatmapGrid,
   renderScoreHistograms,
   scoreHistogramSvg,
+  trainingCurvesSvg,
   writeFigures,
 } from '../../src/experiment/figures.js';
 import { jet } from '../../src/pipeline/raster.js';
@@ -48,6 +49,38 @@ describe('histogram and colours', () => {
     expect(svg).toContain('Recon &amp; co — image AUROC 83.33 %');
     expect(svg).toContain('normal (3)');
     expect(svg).toContain('anomalous (2)');
+  });
+});
+
+describe('training curves', () => {
+  it('draws a line per arm and epoch in both plots, the reported epoch as a dot, L_D only where measured', () => {
+    const svg = trainingCurvesSvg([
+      {
+        title: 'T-shirt/top · seed 0',
+        validationAuroc: [
+          { label: 'Recon', values: [0.86, 0.89, 0.88], marked: 2 },
+          { label: 'CKAPatch', values: [0.85, 0.9, 0.91], marked: 3 },
+        ],
+        discriminatorLoss: [{ label: 'CKAPatch', values: [9.93, 9.71, 9.54], marked: 3 }],
+      },
+      { title: 'Trouser · seed 0', validationAuroc: [{ label: 'Recon', values: [0.97, null], marked: 1 }], discriminatorLoss: [] },
+    ]);
+    expect(svg).toContain('T-shirt/top · seed 0');
+    const polylines = [...svg.matchAll(/<polyline points="([^"]*)" fill="none" stroke="([^"]*)"/g)];
+    expect(polylines.map((m) => m[1].split(' ').length)).toEqual([3, 3, 3, 1]);
+    // One colour per arm across plots and rows: Recon, CKAPatch, CKAPatch (L_D), Recon.
+    expect(polylines.map((m) => m[2])).toEqual(['#1f77b4', '#d62728', '#d62728', '#1f77b4']);
+    // The reported epoch's dot sits on the line's point of that epoch.
+    const dots = [...svg.matchAll(/<circle cx="([^"]*)" cy="([^"]*)" r="5"/g)].map((m) => `${m[1]},${m[2]}`);
+    expect(dots).toHaveLength(4);
+    expect(dots[0]).toBe(polylines[0][1].split(' ')[1]);
+    expect(dots[1]).toBe(polylines[1][1].split(' ')[2]);
+    // Higher values are drawn higher: CKAPatch's validation AUROC rises, its L_D falls.
+    const ys = (k: number) => polylines[k][1].split(' ').map((p) => Number(p.split(',')[1]));
+    expect(ys(1)[2]).toBeLessThan(ys(1)[0]);
+    expect(ys(2)[2]).toBeGreaterThan(ys(2)[0]);
+    expect(svg).toContain('not measured');
+    expect(() => trainingCurvesSvg([])).toThrow(/at least one row/);
   });
 });
 
@@ -137,7 +170,14 @@ describe('writeFigures', () => {
         protocol: 'f',
         run,
         data: { normal: 1, labelledAnomalies: 1, validationNormal: 1, validationAnomalous: 1, test: 3, labelledClasses: [run.labelledClass ?? ''] },
-        training: { epochs: 1, steps: 1, reportedEpoch: 1, validationAuroc: 1, history: [], seconds: 1 },
+        training: {
+          epochs: 2,
+          steps: 2,
+          reportedEpoch: 2,
+          validationAuroc: 0.9,
+          history: [0.8, 0.9].map((auroc, i) => ({ epoch: i + 1, steps: 1, lRec: 0.3, lAdv: 0, lD: run.arm === 'Recon' ? 0 : 9.9 - i, lAe: 0.3, validationAuroc: auroc, seconds: 1 })),
+          seconds: 1,
+        },
         metrics: { all: { images: 3, anomalous: 2, imageAuroc: 1, f1: 1, accuracy: 1 } },
         files: { scores: 'scores.json', examples: 'examples.safetensors' },
         environment: { backend: 'cpu', node: '', extractorWeightsSha256: null, finishedAt: '' },
@@ -154,7 +194,10 @@ describe('writeFigures', () => {
       'figures/histograms__disc__s1.png',
       `figures/heatmaps__${recon?.id}.png`,
       `figures/heatmaps__${patch?.id}.png`,
+      'figures/training-curves__s1.png',
     ]);
+    const curves = await sharp(written[3]).metadata();
+    expect([curves.width, curves.height]).toEqual([960, 230]);
     const hist = await sharp(written[0]).metadata();
     expect([hist.width, hist.height]).toEqual([720, 2 * 240]);
     await expect(writeFigures(resultsDir, { seed: 7 })).rejects.toThrow(/complete runs/);

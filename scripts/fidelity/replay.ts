@@ -114,7 +114,7 @@ interface Reference {
 
 const USAGE =
   'usage: npx tsx --tsconfig examples/tsconfig.json scripts/fidelity/replay.ts --run DIR --backbone FILE [--parts pipeline,modules,trainer,score] ' +
-  '[--steps 20 (0: all)] [--yardstick DIR] [--test] [--score-run DIR] [--backend wasm|cpu] [--threads 1] [--epsilon 1e-8 (modules: Adam ε)]';
+  '[--steps 20 (0: all)] [--yardstick DIR] [--test] [--score-run DIR] [--backend wasm|cpu] [--threads 1] [--epsilon 1e-8 (modules: Adam ε)] [--micro-batches 1 (trainer: same update, other rounding)]';
 
 const { values: opts } = parseArgs({
   options: {
@@ -129,6 +129,7 @@ const { values: opts } = parseArgs({
     backend: { type: 'string', default: 'wasm' },
     threads: { type: 'string', default: '1' },
     epsilon: { type: 'string', default: '1e-8' },
+    'micro-batches': { type: 'string', default: '1' },
   },
 });
 
@@ -646,6 +647,8 @@ async function trainer(extractor: ResNetFeatureExtractor, ref: Reference, maxSte
     // The authors' anomaly schedule (their itertools.cycle, rebuilt each epoch), so that the
     // trainer asks for anomaly batches of the sizes the reference drew for as long as it ran.
     anomalyShuffle: 'every-epoch' as const,
+    // > 1: the same updates with other float rounding — how far rounding alone moves a run.
+    microBatches,
   };
   const data = { normal, ...(anomalies === null ? {} : { anomalies }), ...(validation === undefined ? {} : { validation }) };
   try {
@@ -760,6 +763,8 @@ const maxSteps = Number(opts.steps);
 if (!Number.isInteger(maxSteps) || maxSteps < 0) fail(`--steps: an integer ≥ 0, not "${opts.steps}"`);
 if (parts.includes('score') && opts['score-run'] === undefined) fail('--parts score needs --score-run');
 const threads = Number(opts.threads);
+const microBatches = Number(opts['micro-batches']);
+if (!Number.isInteger(microBatches) || microBatches < 1) fail(`--micro-batches: an integer ≥ 1, not "${opts['micro-batches']}"`);
 const epsilon = Number(opts.epsilon);
 if (!(epsilon > 0)) fail(`--epsilon: a positive number, not "${opts.epsilon}"`);
 if (opts.backend !== 'wasm' && opts.backend !== 'cpu') fail(`--backend: wasm or cpu, not "${opts.backend}"`);

@@ -31,6 +31,14 @@ export function checkTopK(topK: unknown, argument: string, imageSize?: readonly 
   return topK;
 }
 
+/** One of the string values `choices` (e.g. `options.anomalyShuffle`). */
+export function checkChoice<T extends string>(value: unknown, choices: readonly T[], argument: string): T {
+  if (!choices.includes(value as T)) {
+    throw new InvalidArgumentError(argument, choices.map((c) => `'${c}'`).join(' or '), JSON.stringify(value) ?? String(value));
+  }
+  return value as T;
+}
+
 /** An integer ≥ `min`. */
 export function checkInteger(value: unknown, argument: string, min: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {

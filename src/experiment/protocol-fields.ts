@@ -12,9 +12,8 @@ import type { SyntheticClass, SyntheticDefect } from '../data/synthetic.js';
 import { InvalidArgumentError } from '../errors.js';
 import { CATEGORY_KINDS, MULTI_CLASS_KINDS, isMultiClassKind } from '../pipeline/datasets.js';
 import type { MultiClassKind } from '../pipeline/datasets.js';
-import { checkTopK } from '../validate.js';
+import { checkChoice, checkTopK } from '../validate.js';
 import { ANOMALY_SHUFFLES } from '../training/batches.js';
-import type { AnomalyShuffle } from '../training/batches.js';
 import { DEFAULT_GROUP_BY } from './protocol-types.js';
 import type {
   DatasetSpec,
@@ -112,13 +111,7 @@ export function trainingSettings(x: unknown, where: string): TrainingSettings {
   const out: TrainingSettings = {};
   if (x.batchSize !== undefined) out.batchSize = integer(x.batchSize, `${where}.batchSize`, 1);
   if (x.microBatches !== undefined) out.microBatches = integer(x.microBatches, `${where}.microBatches`, 1);
-  if (x.anomalyShuffle !== undefined) {
-    const a = x.anomalyShuffle;
-    if (!ANOMALY_SHUFFLES.includes(a as AnomalyShuffle)) {
-      throw new InvalidArgumentError(`${where}.anomalyShuffle`, ANOMALY_SHUFFLES.map((v) => `"${v}"`).join(' or '), show(a));
-    }
-    out.anomalyShuffle = a as AnomalyShuffle;
-  }
+  if (x.anomalyShuffle !== undefined) out.anomalyShuffle = checkChoice(x.anomalyShuffle, ANOMALY_SHUFFLES, `${where}.anomalyShuffle`);
   for (const k of ['aeLearningRate', 'dLearningRate', 'margin', 'clipNorm'] as const) {
     if (x[k] !== undefined) out[k] = positive(x[k], `${where}.${k}`);
   }

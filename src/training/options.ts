@@ -6,7 +6,7 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { Storage } from '../io/storage.js';
 import { platform } from '../platform.js';
-import { checkPositive, checkSeed, checkSigma, checkTopK } from '../validate.js';
+import { checkChoice, checkPositive, checkSeed, checkSigma, checkTopK } from '../validate.js';
 import { resolveFeatureCacheOptions } from '../features/cache.js';
 import type { FeatureCacheOptions, ResolvedFeatureCacheOptions } from '../features/cache.js';
 import type { WorkerOption } from '../features/provider.js';
@@ -231,9 +231,7 @@ export function resolveTrainerOptions(options: TrainerOptions = {}): ResolvedTra
     throw new InvalidArgumentError('options.epochs', 'an integer ≥ 0', String(r.epochs));
   }
   checkSeed(r.seed, 'options.seed');
-  if (!ANOMALY_SHUFFLES.includes(r.anomalyShuffle)) {
-    throw new InvalidArgumentError('options.anomalyShuffle', ANOMALY_SHUFFLES.map((v) => `'${v}'`).join(' or '), JSON.stringify(r.anomalyShuffle));
-  }
+  checkChoice(r.anomalyShuffle, ANOMALY_SHUFFLES, 'options.anomalyShuffle');
   checkTopK(r.topK, 'options.topK');
   if (typeof r.resume !== 'boolean') {
     throw new InvalidArgumentError('options.resume', 'a boolean', String(r.resume));

@@ -235,6 +235,10 @@ describe('resolveTrainerOptions', () => {
     expect((error as InvalidArgumentError).argument).toBe(argument);
     expect((error as Error).message).toContain(argument);
   });
+
+  it('names the allowed values of a choice and the value found', () => {
+    expect(() => resolveTrainerOptions({ anomalyShuffle: 'never' as unknown as 'every-pass' })).toThrow(/'every-pass' or 'every-epoch'.*"never"/);
+  });
 });
 
 describe('strategies', () => {

@@ -1,3 +1,5 @@
+import { availableParallelism } from 'node:os';
+
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -11,5 +13,8 @@ export default defineConfig({
     // 'N passed, N failed' on its own line closes every run (read by CI).
     reporters: ['default', './test/summary-reporter.ts'],
     pool: 'forks',
+    // One test file per core: vitest's default (cores − 1) runs the files one at a time on a
+    // 2-core machine, leaving a core idle (the tests are single-threaded wasm).
+    maxWorkers: availableParallelism(),
   },
 });

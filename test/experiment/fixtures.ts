@@ -1,4 +1,4 @@
-/** A tiny protocol on the synthetic defect set that trains in seconds (random resnet18, 64×64). */
+/** A tiny protocol on the synthetic defect set that trains in seconds (random resnet18 {layer1, layer2}, 32×32). */
 
 import type { ExperimentProtocol } from '../../src/experiment/protocol.js';
 
@@ -17,8 +17,8 @@ export function tinyProtocol(root: string, overrides: Partial<ExperimentProtocol
     labelledClasses: ['hole'],
     seeds: [0, 1],
     epochs: 2,
-    imageSize: 64,
-    model: { arch: 'resnet18', layers: ['layer2', 'layer3'], weights: 'random' },
+    imageSize: 32,
+    model: { arch: 'resnet18', layers: ['layer1', 'layer2'], weights: 'random' },
     training: { batchSize: 4, aeLearningRate: 0.005 },
     validationFraction: 0.2,
     examplesPerClass: 1,

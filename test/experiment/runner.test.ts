@@ -1,5 +1,5 @@
 /**
- * The runner end to end on a tiny synthetic grid (random resnet18, 64×64, 2 epochs): results
+ * The runner end to end on a tiny synthetic grid (random resnet18, 32×32, 2 epochs): results
  * and tables on disk, selection on validation, resume after a completed grid, after a crash in
  * the middle of a run (only that run is lost, and it continues from its checkpoint), after a
  * stop by the signal, and refusal to mix results of other settings.

@@ -1,6 +1,6 @@
 /**
- * The trainer's feature cache on the tiny real model (resnet18 {layer2, layer3}, random
- * weights, 64×64, batch 2): cached training gives exactly the losses of uncached training
+ * The trainer's feature cache on the tiny real model (resnet18 {layer1, layer2}, random
+ * weights, 32×32, batch 2): cached training gives exactly the losses of uncached training
  * with float32 storage (also when spilling to disk or when nothing fits), close ones with
  * float16, recomputes random datasets every draw, and survives checkpoint/resume.
  */
@@ -43,8 +43,8 @@ afterAll(async () => {
 
 const data = (): TrainingData => ({ normal: tensorDataset(normal), anomalies: tensorDataset(anomalies) });
 
-/** Per-image features of the tiny model: [8, 8, 128] + [4, 4, 256] floats. */
-const IMAGE_BYTES = (8 * 8 * 128 + 4 * 4 * 256) * 4;
+/** Per-image features of the tiny model: [8, 8, 64] + [4, 4, 128] floats. */
+const IMAGE_BYTES = (8 * 8 * 64 + 4 * 4 * 128) * 4;
 
 interface Run {
   steps: StepLog[];

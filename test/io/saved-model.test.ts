@@ -21,7 +21,7 @@ import { createScorer, describeExtractor, loadModel, saveModel } from '../../src
 import { modelFolder } from '../../src/node/folders.js';
 import { sha256File } from '../../src/node/platform.js';
 import { writeSafetensors } from '../../src/node/safetensors-file.js';
-import { setUpBackend, textures } from '../training/fixtures.js';
+import { LAYERS, SIZE, setUpBackend, textures } from '../training/fixtures.js';
 
 let scratch: string;
 let images: tf.Tensor4D;
@@ -31,7 +31,7 @@ beforeAll(async () => {
   await setUpBackend();
   scratch = await mkdtemp(join(tmpdir(), 'ckaad-model-'));
   images = tf.concat([textures(2, 1), textures(1, 2, true)]);
-  // A torchvision-named resnet18 file (stem … layer3) holding the seed-5 random initialisation.
+  // A torchvision-named resnet18 file (stem … layer3, more than the model uses) holding the seed-5 random initialisation.
   const config = RESNET_CONFIGS.resnet18;
   const source = randomWeightSource(config, 5);
   const record: Record<string, SafetensorsTensorInput> = {};
@@ -47,7 +47,7 @@ afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 
-const layers: ['layer2', 'layer3'] = ['layer2', 'layer3'];
+const layers = LAYERS;
 
 describe('saveModel / loadModel', () => {
   it('a loaded model scores exactly as the saved one', async () => {
@@ -58,14 +58,14 @@ describe('saveModel / loadModel', () => {
     await saveModel(modelFolder(dir), {
       extractor: await describeExtractor(extractorOptions),
       autoencoder,
-      imageSize: 64,
+      imageSize: SIZE,
       scoring: { topK: 50 },
     });
     const expected = new Scorer({ extractor, autoencoder, topK: 50 }).scoreBatch(images);
 
     const before = tf.memory().numTensors;
     const model = await loadModel(modelFolder(dir));
-    expect(model.imageSize).toBe(64);
+    expect(model.imageSize).toBe(SIZE);
     expect(model.scoring).toEqual({ sigma: 4, topK: 50, threshold: null });
     // The weights lie beside the model folder: recorded relative to it, so both can move together.
     expect(model.record.extractor.weights).toEqual({ kind: 'file', path: '../resnet18.safetensors', sha256: await sha256File(weightsPath) });
@@ -103,7 +103,7 @@ describe('saveModel / loadModel', () => {
     );
     // Weights two levels away are recorded by their absolute path.
     const deep = join(scratch, 'a', 'b', 'model-deep');
-    await saveModel(modelFolder(deep), { extractor: await describeExtractor(extractorOptions), autoencoder, imageSize: 64 });
+    await saveModel(modelFolder(deep), { extractor: await describeExtractor(extractorOptions), autoencoder, imageSize: SIZE });
     const deepModel = await loadModel(modelFolder(deep));
     expect(deepModel.record.extractor.weights.kind === 'file' && deepModel.record.extractor.weights.path).toBe(weightsPath);
     deepModel.dispose();
@@ -115,9 +115,9 @@ describe('saveModel / loadModel', () => {
   it('records random backbones by seed and rebuilds them', async () => {
     const autoencoder = new FeatureAutoEncoder({ backbone: 'resnet18', layers, seed: 2 });
     const dir = join(scratch, 'model-random');
-    const record = await describeExtractor({ arch: 'resnet18', layers: ['layer3', 'layer2'], seed: 5 });
+    const record = await describeExtractor({ arch: 'resnet18', layers: ['layer2', 'layer1'], seed: 5 });
     expect(record).toEqual({ arch: 'resnet18', layers, weights: { kind: 'random', seed: 5, generator: 'rng' } });
-    await saveModel(modelFolder(dir), { extractor: record, autoencoder, imageSize: 64 });
+    await saveModel(modelFolder(dir), { extractor: record, autoencoder, imageSize: SIZE });
     const model = await loadModel(modelFolder(dir));
     // Random seed 5 and the file written from the same initialisation give the same features.
     const fromFile = await createResNetExtractor({ arch: 'resnet18', layers, weights: weightsPath });
@@ -141,11 +141,11 @@ describe('saveModel / loadModel', () => {
     const ae1 = new FeatureAutoEncoder({ backbone: 'resnet18', layers, seed: 1 });
     const ae2 = new FeatureAutoEncoder({ backbone: 'resnet18', layers, seed: 2 });
     const extractor = await describeExtractor({ arch: 'resnet18', layers });
-    await saveModel(modelFolder(dir), { extractor, autoencoder: ae1, imageSize: 64 });
-    const error = await saveModel(modelFolder(dir), { extractor, autoencoder: ae2, imageSize: 64 }).catch((e: unknown) => e);
+    await saveModel(modelFolder(dir), { extractor, autoencoder: ae1, imageSize: SIZE });
+    const error = await saveModel(modelFolder(dir), { extractor, autoencoder: ae2, imageSize: SIZE }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InvalidArgumentError);
     expect((error as Error).message).toMatch(/overwrite/);
-    await saveModel(modelFolder(dir, { overwrite: true }), { extractor, autoencoder: ae2, imageSize: 64 });
+    await saveModel(modelFolder(dir, { overwrite: true }), { extractor, autoencoder: ae2, imageSize: SIZE });
     const model = await loadModel(modelFolder(dir));
     const name = [...ae2.parameters().keys()][0];
     expect(model.autoencoder.parameters().get(name)?.dataSync()).toEqual(ae2.parameters().get(name)?.dataSync());
@@ -157,14 +157,14 @@ describe('saveModel / loadModel', () => {
     await mkdir(user);
     await writeFile(join(user, 'keep.txt'), 'mine');
     for (const overwrite of [false, true]) {
-      const refused = await saveModel(modelFolder(user, { overwrite }), { extractor, autoencoder: ae2, imageSize: 64 }).catch((e: unknown) => e);
+      const refused = await saveModel(modelFolder(user, { overwrite }), { extractor, autoencoder: ae2, imageSize: SIZE }).catch((e: unknown) => e);
       expect(refused).toBeInstanceOf(InvalidArgumentError);
       expect((refused as Error).message).toMatch(/never deletes a folder that holds other files.*model-user-files/);
     }
     expect(await readdir(user)).toEqual(['keep.txt']);
     const empty = join(scratch, 'model-empty');
     await mkdir(empty);
-    await saveModel(modelFolder(empty), { extractor, autoencoder: ae2, imageSize: 64 });
+    await saveModel(modelFolder(empty), { extractor, autoencoder: ae2, imageSize: SIZE });
     expect((await readdir(empty)).sort()).toEqual(['autoencoder.safetensors', 'model.json']);
     ae1.dispose();
     ae2.dispose();
@@ -174,10 +174,10 @@ describe('saveModel / loadModel', () => {
     const autoencoder = new FeatureAutoEncoder({ backbone: 'resnet18', layers, seed: 0 });
     const extractor = await describeExtractor({ arch: 'resnet18', layers });
     await expect(
-      saveModel(modelFolder(join(scratch, 'x')), { extractor: { ...extractor, arch: 'resnet34' }, autoencoder, imageSize: 64 }),
+      saveModel(modelFolder(join(scratch, 'x')), { extractor: { ...extractor, arch: 'resnet34' }, autoencoder, imageSize: SIZE }),
     ).rejects.toThrow(/model\.autoencoder/);
-    await expect(saveModel(modelFolder(join(scratch, 'x')), { extractor, autoencoder, imageSize: 32 })).rejects.toThrow(/64×64/);
-    await expect(saveModel(modelFolder(join(scratch, 'x')), { extractor, autoencoder, imageSize: 64, scoring: { topK: 0 } })).rejects.toThrow(
+    await expect(saveModel(modelFolder(join(scratch, 'x')), { extractor, autoencoder, imageSize: SIZE / 2 })).rejects.toThrow(/32×32/);
+    await expect(saveModel(modelFolder(join(scratch, 'x')), { extractor, autoencoder, imageSize: SIZE, scoring: { topK: 0 } })).rejects.toThrow(
       /model\.scoring\.topK/,
     );
     // Weights given as bytes have no path: the record keeps '<bytes>' and their SHA-256.
@@ -188,7 +188,7 @@ describe('saveModel / loadModel', () => {
     });
 
     const dir = join(scratch, 'model-broken');
-    await saveModel(modelFolder(dir), { extractor, autoencoder, imageSize: 64 });
+    await saveModel(modelFolder(dir), { extractor, autoencoder, imageSize: SIZE });
     const aeFile = join(dir, 'autoencoder.safetensors');
     const bytes = await readFile(aeFile);
     bytes[bytes.length - 1] ^= 0x01;

@@ -1,7 +1,7 @@
 /**
  * The feature worker thread: the trainer computing features of datasets with a recipe in
  * dist/feature-worker.js (built here once, from the sources, with the package's own tsup
- * settings), on the tiny real model (resnet18 {layer2, layer3}, random weights, 64×64).
+ * settings), on the tiny real model (resnet18 {layer1, layer2}, random weights, 32×32).
  */
 
 import * as tf from '@tensorflow/tfjs-core';
@@ -17,10 +17,10 @@ import type { TrainerOptions } from '../../src/training/options.js';
 import { CKAADTrainer } from '../../src/training/trainer.js';
 import type { TrainingData } from '../../src/training/trainer.js';
 import { FeatureWorker } from '../../src/node/feature-worker/client.js';
-import { SIZE, randomPixels, setUpBackend, tinyExtractor } from '../training/fixtures.js';
+import { LAYERS, SIZE, randomPixels, setUpBackend, tinyExtractor } from '../training/fixtures.js';
 import { buildWorkerFile } from '../training/worker-file.js';
 
-const EXTRACTOR: ResNetExtractorOptions = { arch: 'resnet18', layers: ['layer2', 'layer3'], weights: 'random', seed: 0 };
+const EXTRACTOR: ResNetExtractorOptions = { arch: 'resnet18', layers: LAYERS, weights: 'random', seed: 0 };
 
 let removeWorker = (): void => undefined;
 let workerFile = '';
@@ -103,7 +103,7 @@ describe('feature worker', () => {
     });
     try {
       await expect(worker.request('normal', [0])).rejects.toThrow(BackendError);
-      await expect(worker.request('normal', [0])).rejects.toThrow(/data\.normal\.batch.*\[1, 128, 128, 3\]/);
+      await expect(worker.request('normal', [0])).rejects.toThrow(new RegExp(`data\\.normal\\.batch.*\\[1, ${2 * SIZE}, ${2 * SIZE}, 3\\]`));
       await expect(worker.request('anomalies', [0])).rejects.toThrow(/no dataset 'anomalies'/);
       const sized = await FeatureWorker.start({
         backend: 'wasm',
@@ -114,8 +114,8 @@ describe('feature worker', () => {
       });
       const { maps, shapes } = await sized.request('normal', [2, 0]).finally(() => sized.close());
       expect(shapes).toEqual([
-        [2, 8, 8, 128],
-        [2, 4, 4, 256],
+        [2, SIZE / 4, SIZE / 4, 64],
+        [2, SIZE / 8, SIZE / 8, 128],
       ]);
       // The worker's features are the main thread's (same backend, same kernels).
       const direct = tf.tidy(() => extractor.extract(pixelDataset(normalStack).batch([2, 0])).map((m) => m.dataSync() as Float32Array));

@@ -1,5 +1,5 @@
 /**
- * A tiny end-to-end run: CKAPatch on generated 64×64 stripe textures with a few labelled
+ * A tiny end-to-end run: CKAPatch on generated 32×32 stripe textures with a few labelled
  * anomalies (the same kind of textures with a bright blob), then scoring a test set of fresh
  * textures and the very same textures with a blob planted in each.
  */

@@ -1,6 +1,6 @@
 /**
- * Shared setup of the training tests: the tiniest real model (resnet18 {layer2, layer3},
- * random weights, 64×64 images) on the wasm backend with ckaad's fast conv-gradient kernels,
+ * Shared setup of the training tests: the tiniest real model (resnet18 {layer1, layer2},
+ * random weights, 32×32 images: the smallest input the auto-encoder accepts for those layers) on the wasm backend with ckaad's fast conv-gradient kernels,
  * and generated image data (smooth stripe textures; anomalies carry a bright blob).
  */
 
@@ -14,9 +14,12 @@ import { preprocessImages } from '../../src/backbone/preprocess.js';
 import { Rng } from '../../src/nn/random.js';
 
 /** Side of the generated images. */
-export const SIZE = 64;
+export const SIZE = 32;
 
-const BLOB_SIGMA = 5;
+/** The backbone layers of the tiny model. */
+export const LAYERS: ['layer1', 'layer2'] = ['layer1', 'layer2'];
+
+const BLOB_SIGMA = SIZE / 12;
 const BLOB_COLOUR = [255, 255, 255];
 
 /** Selects wasm (single-threaded XNNPACK for determinism) and installs the fast kernels. */
@@ -25,15 +28,15 @@ export async function setUpBackend(): Promise<void> {
   registerFastKernels();
 }
 
-/** resnet18 truncated after layer3, torchvision's random init (seed 0). */
+/** resnet18 truncated after layer2, torchvision's random init (seed 0). */
 export function tinyExtractor(): Promise<ResNetFeatureExtractor> {
-  return createResNetExtractor({ arch: 'resnet18', layers: ['layer2', 'layer3'], weights: 'random', seed: 0 });
+  return createResNetExtractor({ arch: 'resnet18', layers: LAYERS, weights: 'random', seed: 0 });
 }
 
 /**
  * `count` smooth RGB textures (two oriented sinusoids with random frequency, angle and phase
- * per image), values in [0, 255], preprocessed to [count, 64, 64, 3]. With `blob`, each image
- * also gets a bright red Gaussian spot (σ = 5 px) at a random position away from the border.
+ * per image), values in [0, 255], preprocessed to [count, SIZE, SIZE, 3]. With `blob`, each image
+ * also gets a white Gaussian spot (σ = SIZE / 12 px) at a random position away from the border.
  */
 export function textures(count: number, seed: number, blob = false): tf.Tensor4D {
   const rng = new Rng(seed);
@@ -45,8 +48,8 @@ export function textures(count: number, seed: number, blob = false): tf.Tensor4D
       phase: 2 * Math.PI * rng.next(),
     }));
     const tint = [0.8 + 0.2 * rng.next(), 0.8 + 0.2 * rng.next(), 0.8 + 0.2 * rng.next()];
-    const cx = 16 + 32 * rng.next();
-    const cy = 16 + 32 * rng.next();
+    const cx = SIZE / 4 + (SIZE / 2) * rng.next();
+    const cy = SIZE / 4 + (SIZE / 2) * rng.next();
     for (let y = 0; y < SIZE; y++) {
       for (let x = 0; x < SIZE; x++) {
         let v = 110;
@@ -54,7 +57,7 @@ export function textures(count: number, seed: number, blob = false): tf.Tensor4D
           const t = (x * Math.cos(w.angle) + y * Math.sin(w.angle)) / SIZE;
           v += 35 * Math.sin(2 * Math.PI * w.freq * t + w.phase);
         }
-        // The blob blends the texture towards a bright red (255, 60, 40).
+        // The blob blends the texture towards white.
         const spot = blob ? Math.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * BLOB_SIGMA ** 2)) : 0;
         for (let c = 0; c < 3; c++) {
           data[((n * SIZE + y) * SIZE + x) * 3 + c] = (1 - spot) * v * tint[c] + spot * BLOB_COLOUR[c];

@@ -74,6 +74,8 @@ export type { AnomalyShuffle } from './training/batches.js';
 export type { FeatureCacheOptions, FeatureDtype } from './features/cache.js';
 export type { WorkerOption, FeatureProviderStats } from './features/provider.js';
 export type { StepLog, EpochLog, TrainingResult } from './training/history.js';
+export { readCheckpointProgress } from './training/checkpoint.js';
+export type { CheckpointProgress } from './training/checkpoint.js';
 
 // --- data ---
 export { tensorDataset } from './data/image-dataset.js';

@@ -44,8 +44,8 @@ import { parseArgs } from 'node:util';
 
 import * as tf from '@tensorflow/tfjs-core';
 
-import { CKAADTrainer, CKAPatch, EnergyDiscriminator, FeatureAutoEncoder, Recon, Scorer, createResNetExtractor, memoryStorage, pixelDataset, readSafetensors, sampleProtocol, useBackend } from 'ckaad';
-import type { EpochLog, ImageDataset, MemoryStorage, ResNetFeatureExtractor, StepLog } from 'ckaad';
+import { CKAADTrainer, CKAPatch, EnergyDiscriminator, FeatureAutoEncoder, Recon, Scorer, createResNetExtractor, memoryStorage, pixelDataset, readCheckpointProgress, readSafetensors, sampleProtocol, useBackend } from 'ckaad';
+import type { EpochLog, ImageDataset, ResNetFeatureExtractor, StepLog } from 'ckaad';
 import { imageAuroc } from 'ckaad/metrics';
 import { clipByGlobalNorm, energyDiscriminatorLoss, energyGeneratorLoss, reconstructionLoss } from 'ckaad/nn';
 import { FASHION_MNIST_CLASSES, idxPixels, readIdxDataset } from 'ckaad/node';
@@ -167,11 +167,6 @@ async function exists(path: string): Promise<boolean> {
 
 /** Float32 tensors of a safetensors file, by name (the caller disposes). */
 /** Where the checkpoint in `storage` stands (its checkpoint.json), or null when there is none. */
-async function checkpointProgress(storage: MemoryStorage): Promise<{ step: number } | null> {
-  const bytes = await storage.read('checkpoint.json');
-  return bytes === null ? null : (JSON.parse(new TextDecoder().decode(bytes)) as { progress: { step: number } }).progress;
-}
-
 async function readTensors(path: string | Uint8Array, filter: (name: string) => boolean = () => true): Promise<Map<string, tf.Tensor>> {
   const reader = await readSafetensors(path);
   try {
@@ -656,7 +651,7 @@ async function trainer(extractor: ResNetFeatureExtractor, ref: Reference, maxSte
     const stop = new AbortController();
     stop.abort();
     (await new CKAADTrainer({ extractor }, options).fit(data, { signal: stop.signal })).autoencoder.dispose();
-    if ((await checkpointProgress(checkpoint)) === null) throw new Error('no step-0 checkpoint was written');
+    if ((await readCheckpointProgress(checkpoint)) === null) throw new Error('no step-0 checkpoint was written');
     const files = new Map(checkpoint.files);
     files.set('autoencoder.safetensors', await readFile(join(ref.dir, 'init', 'autoencoder.safetensors')));
     if (adversarial) files.set('discriminator.safetensors', await readFile(join(ref.dir, 'init', 'discriminator.safetensors')));
@@ -702,7 +697,7 @@ async function trainer(extractor: ResNetFeatureExtractor, ref: Reference, maxSte
     result.autoencoder.dispose();
 
     // 3. Parameters after the last step (the abort or the last epoch wrote them) against the authors'.
-    const last = await checkpointProgress(checkpoint);
+    const last = await readCheckpointProgress(checkpoint);
     const dumpPath = join(ref.dir, `step-${used.length}.safetensors`);
     let params: { ae: number; aeWorst: string; d: number | null } | null = null;
     if (last !== null && last.step === used.length && (await exists(dumpPath))) {

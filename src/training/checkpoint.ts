@@ -181,6 +181,33 @@ export async function readCheckpointState(storage: Storage): Promise<CheckpointS
   return state;
 }
 
+/** Where a checkpointed run stands: what to know before resuming it. */
+export interface CheckpointProgress {
+  /** Completed epochs. */
+  epoch: number;
+  /** Steps already done in the epoch in progress (0 at an epoch boundary). */
+  batchInEpoch: number;
+  /** Completed steps in total. */
+  step: number;
+  /** One entry per completed epoch. */
+  history: EpochLog[];
+  /** Best validation epoch so far and its validation AUROC, or null without a validation split. */
+  best: { epoch: number; auroc: number } | null;
+}
+
+/**
+ * Reads where the checkpoint in `storage` stands (completed epochs and steps, the epoch
+ * history, the best validation epoch), or null when `storage` holds no checkpoint.
+ *
+ * @throws FileFormatError if it holds one that is not a valid ckaad checkpoint.
+ */
+export async function readCheckpointProgress(storage: Storage): Promise<CheckpointProgress | null> {
+  const state = await readCheckpointState(storage);
+  if (state === null) return null;
+  const { epoch, batchInEpoch, step } = state.progress;
+  return { epoch, batchInEpoch, step, history: state.history, best: state.best === null ? null : { epoch: state.best.epoch, auroc: state.best.auroc } };
+}
+
 /** Throws unless the checkpoint was written by a run with the same options, model and data layout. */
 function checkCompatible(saved: CheckpointState, identity: RunIdentity, hasDiscriminator: boolean, location: string): void {
   const mismatch = (what: string, expected: string, found: string) => {

@@ -23,6 +23,8 @@ import { reconstructionLoss } from '../../src/losses/reconstruction.js';
 import { imageAuroc } from '../../src/metrics/auroc.js';
 import { bestF1 } from '../../src/metrics/pr-curve.js';
 import { Scorer } from '../../src/scoring/scorer.js';
+import { checkpointFolder } from '../../src/node/folders.js';
+import { readCheckpointProgress } from '../../src/training/checkpoint.js';
 import { clipByGlobalNorm } from '../../src/training/clip.js';
 import { tensorDataset } from '../../src/data/image-dataset.js';
 import type { ImageDataset } from '../../src/data/image-dataset.js';
@@ -299,11 +301,14 @@ describe('reproducibility, checkpoints and resume', () => {
     expect(aborted.result.steps).toBe(3);
     expect(aborted.result.history.length).toBe(1);
     expect(tf.memory().numTensors).toBe(baseline);
+    // Where the checkpoint stands: epoch 1 (2 steps) done, 1 step into epoch 2.
+    expect(await readCheckpointProgress(checkpointFolder(dir))).toEqual({ epoch: 1, batchInEpoch: 1, step: 3, history: aborted.result.history, best: null });
     const resumed = await train({ strategy: CKAPatch, epochs: 2, checkpoint: dir, resume: true });
     expect([...aborted.steps, ...resumed.steps].map(losses)).toEqual(straight.steps.map(losses));
     expect(resumed.result.history.map(epochLosses)).toEqual(straight.result.history.map(epochLosses));
     expect(maxDifference(resumed.weights, straight.weights)).toBe(0);
     // Nothing left to do: resuming a finished run trains no more steps.
+    expect(await readCheckpointProgress(checkpointFolder(dir))).toMatchObject({ epoch: 2, batchInEpoch: 0, step: 4 });
     const done = await train({ strategy: CKAPatch, epochs: 2, checkpoint: dir, resume: true });
     expect(done.steps.length).toBe(0);
     expect(maxDifference(done.weights, straight.weights)).toBe(0);
@@ -327,7 +332,8 @@ describe('model selection on a validation split', () => {
     // Two of the normal images are labelled anomalous: AUROC then does not simply grow with training.
     const validation = { images: tensorDataset(images), labels: new Uint8Array([0, 1, 0, 1, 1, 0]) };
     const perEpoch: Map<string, Float32Array>[] = [];
-    const trainer = new CKAADTrainer({ extractor }, { batchSize: 2, epochs: 4, aeLearningRate: 5e-3 });
+    const checkpoint = join(scratch, 'selection');
+    const trainer = new CKAADTrainer({ extractor }, { batchSize: 2, epochs: 4, aeLearningRate: 5e-3, checkpoint });
     const result = await trainer.fit(
       { ...data(), validation },
       // onEpoch runs after validation and gets the live auto-encoder: this epoch's weights.
@@ -340,6 +346,13 @@ describe('model selection on a validation split', () => {
     const bestEpoch = aurocs.indexOf(best) + 1;
     expect(result.best).toMatchObject({ epoch: bestEpoch, auroc: best });
     expect(maxDifference(snapshot(result.autoencoder.parameters()), perEpoch[bestEpoch - 1])).toBe(0);
+    expect(await readCheckpointProgress(checkpointFolder(checkpoint))).toEqual({
+      epoch: 4,
+      batchInEpoch: 0,
+      step: 8,
+      history: result.history,
+      best: { epoch: bestEpoch, auroc: best },
+    });
     // The returned weights score the validation split with exactly the best AUROC, and the
     // stored threshold is that split's best-F1 threshold.
     const { scores } = await new Scorer({ extractor, autoencoder: result.autoencoder }).score([images]);

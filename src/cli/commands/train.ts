@@ -15,7 +15,7 @@ import { checkTopK } from '../../validate.js';
 import { describeExtractor, saveModel, trainingRecord } from '../../io/saved-model.js';
 import { removeAbandoned } from '../../node/atomic.js';
 import { checkModelTarget, checkpointFolder, cleanCheckpointFolder, modelFolder } from '../../node/folders.js';
-import { readCheckpointState } from '../../training/checkpoint.js';
+import { readCheckpointProgress } from '../../training/checkpoint.js';
 import { resolveTrainerOptions } from '../../training/options.js';
 import type { TrainerOptions } from '../../training/options.js';
 import type { EpochLog } from '../../training/history.js';
@@ -131,12 +131,11 @@ export function epochTable(history: readonly EpochLog[]): string {
  */
 export async function checkpointPlan(dir: string, resume: boolean, epochs: number): Promise<string> {
   const location = resolve(dir);
-  const saved = await readCheckpointState(checkpointFolder(location));
+  const p = await readCheckpointProgress(checkpointFolder(location));
   await cleanCheckpointFolder(location);
-  if (saved === null) {
+  if (p === null) {
     return resume ? `no checkpoint in ${location}: starting fresh` : `checkpoints go to ${location}`;
   }
-  const p = saved.progress;
   const where = `${p.epoch} epoch${p.epoch === 1 ? '' : 's'} and ${p.step} step${p.step === 1 ? '' : 's'} done`;
   if (!resume) {
     throw new OptionError(

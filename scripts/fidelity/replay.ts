@@ -166,7 +166,6 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** Float32 tensors of a safetensors file, by name (the caller disposes). */
-/** Where the checkpoint in `storage` stands (its checkpoint.json), or null when there is none. */
 async function readTensors(path: string | Uint8Array, filter: (name: string) => boolean = () => true): Promise<Map<string, tf.Tensor>> {
   const reader = await readSafetensors(path);
   try {

@@ -22,7 +22,7 @@ import { errorLine, runCli, scratchDir, tinyIdx, tinySynthetic, untrainedModel }
 let scratch: { dir: string; cleanup: () => Promise<void> };
 let synthetic: string; // pristine synthetic set (never modified)
 let idx: string; // Fashion-MNIST-format set with images of classes 0, 1, 2 only
-let model: string; // an untrained saved model (64×64)
+let model: string; // an untrained saved model (32×32)
 
 beforeAll(async () => {
   await useBackend('cpu');

@@ -115,7 +115,7 @@ describe('the ready-made protocols', () => {
     expect(sizes.get('synthetic-ablation-reduced.json')).toBe(3 * 2 * 5);
     // 1 seed × T-shirt/top × (Recon + CKAPatch with Trouser known, on ckaad's and on the
     // authors' anomaly schedule): the setting compared with the authors' code
-    expect(sizes.get('fashion-mnist-fidelity.json')).toBe(3);
+    expect(sizes.get('fashion-mnist-fidelity.json')).toBe(6);
     // 1 seed × 10 normal classes × (Recon + CKAPatch with the next class known)
     expect(sizes.get('fashion-mnist-full.json')).toBe(10 * 2);
     // 2 seeds × (Recon + CKAPatch with the one listed class)

@@ -445,6 +445,18 @@ class Obj {
 }
 type Node = Raw | Obj | Node[] | string | number | boolean | null;
 
+/**
+ * A deep copy of `node`. The header tree is edited in place by the mutations, while the
+ * arbitraries hand out shared values (constantFrom's constants, and the same generated values
+ * again while shrinking): editing those would carry one case into the next, or make a list
+ * that contains itself.
+ */
+function copyNode(node: Node): Node {
+  if (node instanceof Obj) return new Obj(node.entries.map(([k, v]) => [k, copyNode(v)]));
+  if (Array.isArray(node)) return node.map(copyNode);
+  return node; // Raw and primitives are immutable
+}
+
 function serialize(node: Node): string {
   if (node instanceof Raw) return node.text;
   if (node instanceof Obj) return `{${node.entries.map(([k, v]) => `${JSON.stringify(k)}:${serialize(v)}`).join(',')}}`;
@@ -520,7 +532,7 @@ function build(spec: Spec): Built {
   }
   const entries: [string, Node][] = tensors.map((t) => [
     t.name,
-    new Obj([['dtype', t.dtype], ['shape', t.shape], ['data_offsets', offsets.get(t.name) as [number, number]], ...t.extra]),
+    new Obj([['dtype', t.dtype], ['shape', [...t.shape]], ['data_offsets', offsets.get(t.name) as [number, number]], ...t.extra.map(([k, v]): [string, Node] => [k, copyNode(v)])]),
   ]);
   if (spec.metadata !== undefined) {
     const meta: [string, Node] = ['__metadata__', spec.metadata === null ? null : new Obj(spec.metadata)];
@@ -619,15 +631,15 @@ function mutate(file: { header: Obj; bytes: Uint8Array | null }, m: Mutation, bu
       const at = t.entries.findIndex(([k]) => k === m.field);
       if (m.kind === 'remove') {
         if (at >= 0) t.entries.splice(at, 1);
-      } else if (at >= 0) t.entries[at] = [m.field, m.value];
-      else t.entries.push([m.field, m.value]);
+      } else if (at >= 0) t.entries[at] = [m.field, copyNode(m.value)];
+      else t.entries.push([m.field, copyNode(m.value)]);
       break;
     }
     case 'element': {
       const t = pick(tensorEntries, m.tensor)?.[1] as Obj | undefined;
       const list = t?.entries.find(([k]) => k === m.field)?.[1];
       if (!Array.isArray(list)) return;
-      list[m.index % (list.length + 1)] = m.value;
+      list[m.index % (list.length + 1)] = copyNode(m.value);
       break;
     }
     case 'duplicate': {
@@ -639,13 +651,13 @@ function mutate(file: { header: Obj; bytes: Uint8Array | null }, m: Mutation, bu
     }
     case 'metadata': {
       const at = header.entries.findIndex(([k]) => k === '__metadata__');
-      if (at >= 0) header.entries[at] = ['__metadata__', m.value];
-      else header.entries.push(['__metadata__', m.value]);
+      if (at >= 0) header.entries[at] = ['__metadata__', copyNode(m.value)];
+      else header.entries.push(['__metadata__', copyNode(m.value)]);
       break;
     }
     case 'entry': {
       const e = pick(header.entries, m.entry);
-      if (e !== undefined) header.entries[header.entries.indexOf(e)] = [e[0], m.value];
+      if (e !== undefined) header.entries[header.entries.indexOf(e)] = [e[0], copyNode(m.value)];
       break;
     }
     case 'shift': {

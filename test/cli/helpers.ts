@@ -14,6 +14,7 @@ import { run } from '../../src/cli/program.js';
 import { generateSyntheticDefects } from '../../src/node/synthetic-writer.js';
 import { modelFolder } from '../../src/node/folders.js';
 import { describeExtractor, saveModel } from '../../src/io/saved-model.js';
+import { LAYERS, SIZE } from '../training/fixtures.js';
 
 /** What a command run printed, and its exit code. */
 export interface CliRun {
@@ -70,20 +71,16 @@ export async function tinySynthetic(dir: string, name = 'synthetic', trainCount 
   return root;
 }
 
-/** Backbone layers and image side of the untrained models (the smallest the auto-encoder takes). */
-export const TINY_LAYERS: ['layer1', 'layer2'] = ['layer1', 'layer2'];
-export const TINY_MODEL_SIZE = 32;
-
 /**
  * An untrained resnet18 {layer1, layer2} model at 32×32 (random backbone, seed-1 auto-encoder),
  * saved with `saveModel` at `<dir>/<name>`: enough to exercise `eval` and `score` quickly.
  */
 export async function untrainedModel(dir: string, name = 'model'): Promise<string> {
   const path = join(dir, name);
-  const extractor = { arch: 'resnet18', layers: TINY_LAYERS, weights: 'random', seed: 0 } as const;
-  const autoencoder = new FeatureAutoEncoder({ backbone: 'resnet18', layers: TINY_LAYERS, seed: 1 });
+  const extractor = { arch: 'resnet18', layers: LAYERS, weights: 'random', seed: 0 } as const;
+  const autoencoder = new FeatureAutoEncoder({ backbone: 'resnet18', layers: LAYERS, seed: 1 });
   try {
-    await saveModel(modelFolder(path), { extractor: await describeExtractor(extractor), autoencoder, imageSize: TINY_MODEL_SIZE });
+    await saveModel(modelFolder(path), { extractor: await describeExtractor(extractor), autoencoder, imageSize: SIZE });
   } finally {
     autoencoder.dispose();
   }

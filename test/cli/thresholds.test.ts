@@ -18,7 +18,8 @@ import { EXIT } from '../../src/cli/errors.js';
 import { describeExtractor, saveModel } from '../../src/io/saved-model.js';
 import { bestF1 } from '../../src/metrics/pr-curve.js';
 import { modelFolder } from '../../src/node/folders.js';
-import { TINY_LAYERS, TINY_MODEL_SIZE, runCli, scratchDir, tinySynthetic, untrainedModel } from './helpers.js';
+import { LAYERS, SIZE } from '../training/fixtures.js';
+import { runCli, scratchDir, tinySynthetic, untrainedModel } from './helpers.js';
 
 let scratch: { dir: string; cleanup: () => Promise<void> };
 let synthetic: string;
@@ -27,10 +28,10 @@ let plain: string; // no stored threshold
 /** The untrained model of `untrainedModel`, saved with a stored decision threshold. */
 async function modelWithThreshold(name: string, threshold: number): Promise<string> {
   const path = join(scratch.dir, name);
-  const autoencoder = new FeatureAutoEncoder({ backbone: 'resnet18', layers: TINY_LAYERS, seed: 1 });
+  const autoencoder = new FeatureAutoEncoder({ backbone: 'resnet18', layers: LAYERS, seed: 1 });
   try {
-    const extractor = await describeExtractor({ arch: 'resnet18', layers: TINY_LAYERS, weights: 'random', seed: 0 });
-    await saveModel(modelFolder(path), { extractor, autoencoder, imageSize: TINY_MODEL_SIZE, scoring: { threshold } });
+    const extractor = await describeExtractor({ arch: 'resnet18', layers: LAYERS, weights: 'random', seed: 0 });
+    await saveModel(modelFolder(path), { extractor, autoencoder, imageSize: SIZE, scoring: { threshold } });
   } finally {
     autoencoder.dispose();
   }

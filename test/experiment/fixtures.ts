@@ -1,6 +1,7 @@
 /** A tiny protocol on the synthetic defect set that trains in seconds (random resnet18 {layer1, layer2}, 32×32). */
 
 import type { ExperimentProtocol } from '../../src/experiment/protocol.js';
+import { LAYERS, SIZE } from '../training/fixtures.js';
 
 /**
  * Class `disc`, defect kinds scratch and hole (hole seen), Recon and CKAPatch at r_l = 0.3,
@@ -17,8 +18,8 @@ export function tinyProtocol(root: string, overrides: Partial<ExperimentProtocol
     labelledClasses: ['hole'],
     seeds: [0, 1],
     epochs: 2,
-    imageSize: 32,
-    model: { arch: 'resnet18', layers: ['layer1', 'layer2'], weights: 'random' },
+    imageSize: SIZE,
+    model: { arch: 'resnet18', layers: LAYERS, weights: 'random' },
     training: { batchSize: 4, aeLearningRate: 0.005 },
     validationFraction: 0.2,
     examplesPerClass: 1,

@@ -26,11 +26,10 @@ import { STRATEGIES } from '../../src/training/strategies.js';
 import type { Strategy } from '../../src/training/strategies.js';
 import { CKAADTrainer } from '../../src/training/trainer.js';
 import type { FitCallbacks, TrainingData } from '../../src/training/trainer.js';
-import { maxDifference, randomPixels, setUpBackend, snapshot } from './fixtures.js';
+import { LAYERS, SIZE, maxDifference, randomPixels, setUpBackend, snapshot } from './fixtures.js';
 import { buildWorkerFile } from './worker-file.js';
 
-const EXTRACTOR: ResNetExtractorOptions = { arch: 'resnet18', layers: ['layer1', 'layer2'], weights: 'random', seed: 0 };
-const SIZE = 32;
+const EXTRACTOR: ResNetExtractorOptions = { arch: 'resnet18', layers: LAYERS, weights: 'random', seed: 0 };
 
 let extractor: ResNetFeatureExtractor;
 let normal: tf.Tensor4D;

@@ -113,9 +113,9 @@ describe('the ready-made protocols', () => {
     expect(sizes.get('fashion-mnist-reduced.json')).toBe(10 * 2);
     // 3 seeds × 2 classes × 5 strategies × 1 seen defect kind
     expect(sizes.get('synthetic-ablation-reduced.json')).toBe(3 * 2 * 5);
-    // 1 seed × T-shirt/top × (Recon + CKAPatch with Trouser known, on ckaad's and on the
+    // 2 seeds × T-shirt/top × (Recon + CKAPatch with Trouser known on ckaad's and on the
     // authors' anomaly schedule): the setting compared with the authors' code
-    expect(sizes.get('fashion-mnist-fidelity.json')).toBe(6);
+    expect(sizes.get('fashion-mnist-fidelity.json')).toBe(2 * 3);
     // 1 seed × 10 normal classes × (Recon + CKAPatch with the next class known)
     expect(sizes.get('fashion-mnist-full.json')).toBe(10 * 2);
     // 2 seeds × (Recon + CKAPatch with the one listed class)

@@ -1,7 +1,8 @@
 /**
  * Shared setup of the training tests: the tiniest real model (resnet18 {layer1, layer2},
- * random weights, 32×32 images: the smallest input the auto-encoder accepts for those layers) on the wasm backend with ckaad's fast conv-gradient kernels,
- * and generated image data (smooth stripe textures; anomalies carry a bright blob).
+ * random weights, 32×32 images: the smallest input the auto-encoder accepts for those layers)
+ * on the wasm backend with ckaad's fast conv-gradient kernels, and generated image data
+ * (smooth stripe textures; anomalies carry a bright blob).
  */
 
 import * as tf from '@tensorflow/tfjs-core';
